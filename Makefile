@@ -1,0 +1,37 @@
+# The two commands a person needs: `make dev` and `make test`. Everything they use is installed or
+# built by the project's own files: Debian packages by .ci/install-deps, Nomad by .ci/build-nomad
+# (pinned, built from the Go module proxy, cached in ~/.cache/spaces), the rest by `go build`.
+SHELL := /bin/bash
+BIN   := $(CURDIR)/.bin
+GO    ?= go
+
+.PHONY: dev test build vet bench clean-dev help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+build: ## compile spaces, the Nextcloud stand-in and the test runner into .bin/
+	@$(GO) build -o $(BIN)/spaces ./cmd/spaces
+	@$(GO) build -o $(BIN)/nextcloud-standin ./cmd/nextcloud-standin
+	@$(GO) build -o $(BIN)/testenv ./cmd/testenv
+
+dev: build ## run Postgres, Nomad and the server here, with a seeded moderator and API token
+	@.ci/install-deps
+	@nomad=$$(.ci/build-nomad) && \
+	  SPACES_NOMAD_BIN=$$nomad SPACES_STANDIN_BIN=$(BIN)/nextcloud-standin exec $(BIN)/spaces dev
+
+test: build ## the whole suite against real Postgres, Nomad and Chromium
+	@.ci/install-deps --browser
+	@nomad=$$(.ci/build-nomad) && \
+	  SPACES_NOMAD_BIN=$$nomad SPACES_STANDIN_BIN=$(BIN)/nextcloud-standin SPACES_CHROMIUM=/usr/bin/chromium \
+	  $(BIN)/testenv -- $(GO) test -count=1 -timeout 40m ./...
+	@$(GO) vet ./...
+
+bench: build ## the benchmarks whose figures the README quotes
+	@.ci/install-deps --browser
+	@nomad=$$(.ci/build-nomad) && \
+	  SPACES_NOMAD_BIN=$$nomad SPACES_STANDIN_BIN=$(BIN)/nextcloud-standin \
+	  $(BIN)/testenv -- $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./...
+
+clean-dev: ## delete make dev's data (.dev/)
+	rm -rf .dev

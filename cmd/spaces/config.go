@@ -1,0 +1,337 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assospaces/spaces/quota"
+)
+
+// Config is every setting of `spaces`, filled from flags and environment and checked as a whole
+// before anything starts.
+type Config struct {
+	DatabaseURL       string
+	Listen            string
+	PublicURL         *url.URL
+	BaseDomain        string
+	TenantDatabaseURL string
+
+	NomadAddr      string
+	NomadToken     string
+	NomadRegion    string
+	NomadNamespace string
+	// NomadTemplate names the jobspec a space runs: production (official nextcloud image) or dev
+	// (raw_exec running the in-repo stand-in).
+	NomadTemplate string
+	// TemplateDir, when set, holds jobspec files that replace the embedded ones.
+	TemplateDir string
+	// StandinBin is the stand-in binary the dev template runs.
+	StandinBin string
+
+	SMTPURL  *url.URL
+	MailFrom string
+
+	DefaultLimits quota.Limits
+	// Capacity is the most spaces that may be provisioned or running at once; 0 means no ceiling.
+	Capacity int
+	// ApplyPerHour is how many applications one IP address may submit in an hour.
+	ApplyPerHour int
+	// Retention is how long rejected and withdrawn applications are kept.
+	Retention time.Duration
+
+	LogLevel  slog.Level
+	LogFormat string
+}
+
+// ConfigError is a setting that is missing or malformed; it ends the program with exit code 2.
+type ConfigError struct {
+	Env  string
+	Flag string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s (--%s): %s", e.Env, e.Flag, e.Msg)
+}
+
+// setting is one configuration value: where it comes from, what it looks like, how it is read.
+type setting struct {
+	env      string
+	flag     string
+	def      string
+	form     string // the expected form, shown when the value is wrong
+	help     string
+	required bool
+	secret   bool // never echoed back in messages
+	set      func(c *Config, v string) error
+}
+
+// settings is the one list of every configuration value; the README's table is made from it
+// (`spaces config`).
+var settings = []setting{
+	{env: "SPACES_DATABASE_URL", flag: "database-url", required: true, secret: true,
+		form: "postgres://USER:PASSWORD@HOST:PORT/DATABASE", help: "PostgreSQL database of the service (applications, spaces, jobs)",
+		set: func(c *Config, v string) (err error) { c.DatabaseURL, err = parsePostgresURL(v); return }},
+	{env: "SPACES_LISTEN", flag: "listen", def: "127.0.0.1:8080", form: "HOST:PORT",
+		help: "address the web UI and JSON API listen on",
+		set: func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return errors.New("not a HOST:PORT address")
+			}
+			c.Listen = v
+			return nil
+		}},
+	{env: "SPACES_PUBLIC_URL", flag: "public-url", form: "https://HOST[:PORT]",
+		help: "the URL people reach the web UI at, used in mails and for secure cookies (default http://LISTEN)",
+		set: func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("not an http(s) URL")
+			}
+			c.PublicURL = u
+			return nil
+		}},
+	{env: "SPACES_BASE_DOMAIN", flag: "base-domain", def: "spaces.localhost", form: "a DNS name such as frama.space",
+		help: "spaces are served at SLUG.BASE_DOMAIN",
+		set: func(c *Config, v string) error {
+			v = strings.ToLower(strings.TrimSuffix(v, "."))
+			if !isDNSName(v) {
+				return errors.New("not a DNS name")
+			}
+			c.BaseDomain = v
+			return nil
+		}},
+	{env: "SPACES_TENANT_DATABASE_URL", flag: "tenant-database-url", secret: true,
+		form: "postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+		help: "PostgreSQL server where each space gets its role and database; the user needs CREATEROLE and CREATEDB (default: SPACES_DATABASE_URL)",
+		set:  func(c *Config, v string) (err error) { c.TenantDatabaseURL, err = parsePostgresURL(v); return }},
+	{env: "NOMAD_ADDR", flag: "nomad-addr", def: "http://127.0.0.1:4646", form: "http(s)://HOST:PORT",
+		help: "Nomad HTTP API (Nomad's own variable)",
+		set: func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("not an http(s) URL")
+			}
+			c.NomadAddr = v
+			return nil
+		}},
+	{env: "NOMAD_TOKEN", flag: "nomad-token", secret: true, form: "a Nomad ACL secret ID",
+		help: "Nomad ACL token (Nomad's own variable)",
+		set:  func(c *Config, v string) error { c.NomadToken = v; return nil }},
+	{env: "NOMAD_REGION", flag: "nomad-region", form: "a Nomad region name", help: "Nomad region (Nomad's own variable)",
+		set: func(c *Config, v string) error { c.NomadRegion = v; return nil }},
+	{env: "NOMAD_NAMESPACE", flag: "nomad-namespace", def: "default", form: "a Nomad namespace",
+		help: "Nomad namespace the space jobs run in (Nomad's own variable)",
+		set:  func(c *Config, v string) error { c.NomadNamespace = v; return nil }},
+	{env: "SPACES_NOMAD_TEMPLATE", flag: "nomad-template", def: "production", form: "production or dev",
+		help: "jobspec each space runs: production (official nextcloud image) or dev (raw_exec stand-in)",
+		set: func(c *Config, v string) error {
+			if v != "production" && v != "dev" {
+				return errors.New("must be production or dev")
+			}
+			c.NomadTemplate = v
+			return nil
+		}},
+	{env: "SPACES_TEMPLATE_DIR", flag: "template-dir", form: "a directory holding production.nomad.hcl and/or dev.nomad.hcl",
+		help: "folder whose jobspec templates replace the embedded ones",
+		set: func(c *Config, v string) error {
+			if fi, err := os.Stat(v); err != nil || !fi.IsDir() {
+				return errors.New("not a directory")
+			}
+			c.TemplateDir = v
+			return nil
+		}},
+	{env: "SPACES_STANDIN_BIN", flag: "standin-bin", form: "absolute path of the nextcloud-standin binary",
+		help: "stand-in binary the dev template runs",
+		set: func(c *Config, v string) error {
+			if !strings.HasPrefix(v, "/") {
+				return errors.New("must be an absolute path")
+			}
+			c.StandinBin = v
+			return nil
+		}},
+	{env: "SPACES_SMTP_URL", flag: "smtp-url", secret: true, form: "smtp://[USER:PASSWORD@]HOST:PORT or smtps://…",
+		help: "mail server for applicants' and associations' mail (smtp: STARTTLS when offered, smtps: TLS)",
+		set: func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Port() == "" {
+				return errors.New("not an smtp:// or smtps:// URL with a port")
+			}
+			c.SMTPURL = u
+			return nil
+		}},
+	{env: "SPACES_MAIL_FROM", flag: "mail-from", def: "Espaces <no-reply@spaces.localhost>", form: "Name <address@domain>",
+		help: "sender of the service's mail",
+		set: func(c *Config, v string) error {
+			if !strings.Contains(v, "@") {
+				return errors.New("not a mail address")
+			}
+			c.MailFrom = v
+			return nil
+		}},
+	{env: "SPACES_DEFAULT_STORAGE", flag: "default-storage", def: "40 GB", form: "a size such as 40 GB",
+		help: "storage a new space gets, shared by its accounts",
+		set:  func(c *Config, v string) (err error) { c.DefaultLimits.StorageBytes, err = quota.ParseSize(v); return }},
+	{env: "SPACES_DEFAULT_ACCOUNTS", flag: "default-accounts", def: "50", form: "a whole number from 1",
+		help: "accounts a new space may have",
+		set:  func(c *Config, v string) (err error) { c.DefaultLimits.Accounts, err = positiveInt(v); return }},
+	{env: "SPACES_CAPACITY", flag: "capacity", def: "0", form: "a whole number, 0 for no ceiling",
+		help: "most spaces provisioned or running at once; past it approved spaces wait in approval order",
+		set:  func(c *Config, v string) (err error) { c.Capacity, err = nonNegativeInt(v); return }},
+	{env: "SPACES_APPLY_PER_HOUR", flag: "apply-per-hour", def: "10", form: "a whole number from 1",
+		help: "applications one IP address may submit per hour",
+		set:  func(c *Config, v string) (err error) { c.ApplyPerHour, err = positiveInt(v); return }},
+	{env: "SPACES_RETENTION", flag: "retention", def: "2160h", form: "a Go duration such as 2160h (90 days)",
+		help: "how long rejected and withdrawn applications are kept before they are purged",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return errors.New("not a positive duration")
+			}
+			c.Retention = d
+			return nil
+		}},
+	{env: "SPACES_LOG_LEVEL", flag: "log-level", def: "info", form: "debug, info, warn or error",
+		help: "least important log level written",
+		set:  func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+	{env: "SPACES_LOG_FORMAT", flag: "log-format", def: "text", form: "text or json", help: "log format on standard error",
+		set: func(c *Config, v string) error {
+			if v != "text" && v != "json" {
+				return errors.New("must be text or json")
+			}
+			c.LogFormat = v
+			return nil
+		}},
+}
+
+// bindConfig adds the named settings as flags of cmd; loadConfig then fills a Config from them.
+func bindConfig(cmd *cobra.Command, envs ...string) {
+	for _, env := range envs {
+		s := lookupSetting(env)
+		cmd.Flags().String(s.flag, "", fmt.Sprintf("%s [$%s]%s", s.help, s.env, defaultNote(s)))
+	}
+	cmd.Annotations = map[string]string{"config": strings.Join(envs, ",")}
+}
+
+func defaultNote(s setting) string {
+	if s.def == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (default %q)", s.def)
+}
+
+// loadConfig reads the settings bound to cmd: a flag wins over the environment, which wins over
+// the default. The first missing or malformed value is returned as a *ConfigError.
+func loadConfig(cmd *cobra.Command) (*Config, error) {
+	c := &Config{}
+	for _, env := range strings.Split(cmd.Annotations["config"], ",") {
+		if env == "" {
+			continue
+		}
+		s := lookupSetting(env)
+		v, from := s.def, "default"
+		if e, ok := os.LookupEnv(s.env); ok && e != "" {
+			v, from = e, "env"
+		}
+		if f := cmd.Flags().Lookup(s.flag); f != nil && f.Changed {
+			v, from = f.Value.String(), "flag"
+		}
+		if v == "" {
+			if s.required {
+				return nil, &ConfigError{Env: s.env, Flag: s.flag, Msg: "is required; expected " + s.form}
+			}
+			continue
+		}
+		if err := s.set(c, v); err != nil {
+			shown := fmt.Sprintf(" (got %q from %s)", v, from)
+			if s.secret {
+				shown = ""
+			}
+			return nil, &ConfigError{Env: s.env, Flag: s.flag, Msg: fmt.Sprintf("%v; expected %s%s", err, s.form, shown)}
+		}
+	}
+	return c, c.validate()
+}
+
+// validate checks settings against each other and fills values derived from others.
+func (c *Config) validate() error {
+	if c.TenantDatabaseURL == "" {
+		c.TenantDatabaseURL = c.DatabaseURL
+	}
+	if c.PublicURL == nil && c.Listen != "" {
+		c.PublicURL = &url.URL{Scheme: "http", Host: c.Listen}
+	}
+	if c.NomadTemplate == "dev" && c.StandinBin == "" {
+		return &ConfigError{Env: "SPACES_STANDIN_BIN", Flag: "standin-bin",
+			Msg: "is required with SPACES_NOMAD_TEMPLATE=dev; expected the absolute path of the nextcloud-standin binary"}
+	}
+	return nil
+}
+
+func lookupSetting(env string) setting {
+	for _, s := range settings {
+		if s.env == env {
+			return s
+		}
+	}
+	panic("unknown setting " + env)
+}
+
+func parsePostgresURL(v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+		return "", errors.New("not a postgres:// URL with a host and a database")
+	}
+	return v, nil
+}
+
+func positiveInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, errors.New("not a whole number from 1")
+	}
+	return n, nil
+}
+
+func nonNegativeInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errors.New("not a whole number from 0")
+	}
+	return n, nil
+}
+
+func isDNSName(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// newLogger builds the process logger from the config.
+func newLogger(c *Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/assospaces/spaces/cmd/internal/devenv"
+	"github.com/assospaces/spaces/tenants"
+)
+
+// devCredentials are the seeded accounts of a development environment, kept in its folder so
+// that a second `make dev` prints the same ones.
+type devCredentials struct {
+	ModeratorEmail    string `json:"moderator_email"`
+	ModeratorPassword string `json:"moderator_password"`
+	APIToken          string `json:"api_token"`
+}
+
+func newDevCommand() *cobra.Command {
+	var dir, nomadBin string
+	var pgPort, nomadPort int
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything on this machine: private Postgres, Nomad dev agent, seeded accounts, and the server",
+		Long: `dev starts a private PostgreSQL cluster and a Nomad dev agent (data in --dir), applies the
+migrations, seeds a moderator account and an operator API token, and serves the web UI with the
+dev jobspec (raw_exec running the Nextcloud stand-in). Ctrl-C stops everything it started and keeps
+the data for next time; Nomad's dev agent keeps no jobs, and the reconciler registers them again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runDev(ctx, cmd, dir, nomadBin, pgPort, nomadPort)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".dev", "folder for the environment's data")
+	cmd.Flags().StringVar(&nomadBin, "nomad-bin", os.Getenv("SPACES_NOMAD_BIN"), "nomad binary [$SPACES_NOMAD_BIN]")
+	cmd.Flags().IntVar(&pgPort, "postgres-port", 54329, "port of the private PostgreSQL on 127.0.0.1")
+	cmd.Flags().IntVar(&nomadPort, "nomad-port", 4646, "HTTP port of the Nomad dev agent on 127.0.0.1")
+	bindConfig(cmd, serveSettings...)
+	return cmd
+}
+
+func runDev(ctx context.Context, cmd *cobra.Command, dir, nomadBin string, pgPort, nomadPort int) error {
+	if nomadBin == "" {
+		return usagef("dev: --nomad-bin or SPACES_NOMAD_BIN must name the nomad binary (make dev builds it)")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// Settings the environment decides, unless the person set them.
+	setDefaultEnv("SPACES_DATABASE_URL", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/spaces?sslmode=disable", pgPort))
+	setDefaultEnv("SPACES_TENANT_DATABASE_URL", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pgPort))
+	setDefaultEnv("NOMAD_ADDR", fmt.Sprintf("http://127.0.0.1:%d", nomadPort))
+	setDefaultEnv("SPACES_NOMAD_TEMPLATE", "dev")
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg)
+
+	pg := &devenv.Postgres{Dir: filepath.Join(dir, "postgres"), Port: pgPort}
+	defer pg.Stop() //nolint:errcheck
+	if err := pg.Start(ctx, logger); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	if err := ensureDatabase(ctx, pg.URL("postgres"), "spaces"); err != nil {
+		return err
+	}
+	// A dev agent keeps its state in memory; stale client state from a killed run would only confuse it.
+	_ = os.RemoveAll(filepath.Join(dir, "nomad", "data"))
+	nomad := &devenv.Nomad{Bin: nomadBin, Dir: filepath.Join(dir, "nomad"), HTTPPort: nomadPort}
+	defer nomad.Stop() //nolint:errcheck
+	if err := nomad.Start(ctx, logger); err != nil {
+		return fmt.Errorf("start nomad: %w", err)
+	}
+
+	ready := func(addr string) {
+		creds, err := seedDev(ctx, cfg, filepath.Join(dir, "credentials.json"))
+		if err != nil {
+			logger.ErrorContext(ctx, "seed accounts", "err", err)
+			return
+		}
+		base := cfg.PublicURL.String()
+		fmt.Fprintf(cmd.OutOrStdout(), `
+  Spaces is running.
+
+    Web UI (public form)  %[1]s/
+    Moderators            %[1]s/moderation
+                          login %[2]s  password %[3]s
+    Operator CLI          export SPACES_ADDR=%[1]s SPACES_TOKEN=%[4]s
+    Nomad UI              %[5]s/ui
+    PostgreSQL            %[6]s
+
+  Ctrl-C stops everything; data stays in %[7]s for the next make dev.
+
+`, base, creds.ModeratorEmail, creds.ModeratorPassword, creds.APIToken, nomad.Addr(), cfg.DatabaseURL, dir)
+	}
+	return serve(ctx, cfg, logger, ready)
+}
+
+func setDefaultEnv(key, value string) {
+	if os.Getenv(key) == "" {
+		os.Setenv(key, value) //nolint:errcheck
+	}
+}
+
+// ensureDatabase creates database name on the server at adminURL unless it exists.
+func ensureDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+// seedDev makes sure the dev moderator and operator token exist and match the credentials file,
+// creating both (and the file) the first time.
+func seedDev(ctx context.Context, cfg *Config, path string) (devCredentials, error) {
+	var creds devCredentials
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &creds); err != nil {
+			return creds, fmt.Errorf("read %s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return creds, err
+	}
+	pool, err := openDatabase(ctx, cfg, newLogger(cfg))
+	if err != nil {
+		return creds, err
+	}
+	defer pool.Close()
+	actor := tenants.Actor("system:dev")
+	if creds.ModeratorEmail == "" {
+		creds.ModeratorEmail = "moderator@example.org"
+		creds.ModeratorPassword = tenants.NewSecret("")[:16]
+	}
+	if _, err := tenants.AuthenticateModerator(ctx, pool, creds.ModeratorEmail, creds.ModeratorPassword); err != nil {
+		if !errors.Is(err, tenants.ErrBadCredentials) {
+			return creds, err
+		}
+		if _, err := tenants.CreateModerator(ctx, pool, creds.ModeratorEmail, "Modération (dev)", creds.ModeratorPassword, actor); err != nil {
+			if !errors.Is(err, tenants.ErrEmailTaken) {
+				return creds, err
+			}
+			ms, err := tenants.ListModerators(ctx, pool)
+			if err != nil {
+				return creds, err
+			}
+			for _, m := range ms {
+				if m.Email == creds.ModeratorEmail {
+					if err := tenants.SetModeratorPassword(ctx, pool, m.ID, creds.ModeratorPassword, actor); err != nil {
+						return creds, err
+					}
+				}
+			}
+		}
+	}
+	if _, err := tenants.AuthenticateAPIToken(ctx, pool, creds.APIToken); err != nil {
+		_, secret, err := tenants.CreateAPIToken(ctx, pool, "dev", actor)
+		if err != nil {
+			return creds, err
+		}
+		creds.APIToken = secret
+	}
+	b, _ := json.MarshalIndent(creds, "", "  ")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return creds, err
+	}
+	return creds, nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+)
+
+// usageError is a command used wrongly (a bad flag value, a missing argument); exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "spaces",
+		Short:         "Free cloud spaces for associations: applications, moderation, Nextcloud on Nomad",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usagef("%s: %v (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())
+	})
+	root.AddCommand(
+		newServeCommand(),
+		newMigrateCommand(),
+		newDevCommand(),
+		newVersionCommand(),
+		newModeratorCommand(),
+		newTokenCommand(),
+		newConfigCommand(),
+	)
+	return root
+}
+
+// openDatabase connects to the service database and checks that it answers.
+func openDatabase(ctx context.Context, cfg *Config, logger *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, &ConfigError{Env: "SPACES_DATABASE_URL", Flag: "database-url", Msg: "cannot be used: " + err.Error()}
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to the database (SPACES_DATABASE_URL): %w", err)
+	}
+	logger.DebugContext(ctx, "database connected")
+	return pool, nil
+}

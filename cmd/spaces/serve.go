@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/assospaces/spaces/jobs"
+	"github.com/assospaces/spaces/tenants/schema"
+	"github.com/assospaces/spaces/webui"
+)
+
+// serveSettings are the settings `spaces serve` (and `spaces dev`) read.
+var serveSettings = []string{
+	"SPACES_DATABASE_URL", "SPACES_LISTEN", "SPACES_PUBLIC_URL", "SPACES_BASE_DOMAIN", "SPACES_TENANT_DATABASE_URL",
+	"NOMAD_ADDR", "NOMAD_TOKEN", "NOMAD_REGION", "NOMAD_NAMESPACE", "SPACES_NOMAD_TEMPLATE", "SPACES_TEMPLATE_DIR",
+	"SPACES_STANDIN_BIN", "SPACES_SMTP_URL", "SPACES_MAIL_FROM", "SPACES_DEFAULT_STORAGE", "SPACES_DEFAULT_ACCOUNTS",
+	"SPACES_CAPACITY", "SPACES_APPLY_PER_HOUR", "SPACES_RETENTION", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
+}
+
+func newServeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the web UI, the JSON API, the job workers and the reconciler",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, newLogger(cfg), nil)
+		},
+	}
+	bindConfig(cmd, serveSettings...)
+	return cmd
+}
+
+// serve runs the service until ctx ends: it migrates the schema, starts the River workers and the
+// HTTP server, calls ready with the address it listens on, and shuts everything down in order.
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(addr string)) error {
+	pool, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := schema.Migrate(ctx, pool, logger); err != nil {
+		return err
+	}
+
+	jobsClient, err := jobs.NewClient(pool, jobs.Deps{Logger: logger}, true)
+	if err != nil {
+		return err
+	}
+	handler, err := webui.New(webui.Options{
+		Pool:          pool,
+		Jobs:          jobsClient,
+		Logger:        logger,
+		PublicURL:     cfg.PublicURL,
+		BaseDomain:    cfg.BaseDomain,
+		DefaultLimits: cfg.DefaultLimits,
+		Capacity:      cfg.Capacity,
+		ApplyPerHour:  cfg.ApplyPerHour,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return &ConfigError{Env: "SPACES_LISTEN", Flag: "listen", Msg: fmt.Sprintf("cannot listen on %s: %v", cfg.Listen, err)}
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return jobs.Run(ctx, jobsClient) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
+	logger.InfoContext(ctx, "serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "version", versionString())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	return g.Wait()
+}

@@ -1,0 +1,180 @@
+// Package pgtest gives tests their own real, migrated PostgreSQL database.
+//
+// The server is named by SPACES_TEST_DATABASE_URL (a role allowed to create databases; `make test`
+// starts one and sets it). A test that calls New without it fails: it never skips. The first call
+// in a process builds a template database with every migration applied; each New then clones it,
+// which takes milliseconds, and drops the clone when the test ends.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assospaces/spaces/tenants/schema"
+)
+
+// EnvVar names the server tests run against.
+const EnvVar = "SPACES_TEST_DATABASE_URL"
+
+var (
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+)
+
+// ServerURL is the admin URL of the test server; the test fails when it is not set.
+func ServerURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv(EnvVar)
+	if u == "" {
+		tb.Fatalf("%s is not set: these tests need a real PostgreSQL server (run them with `make test`)", EnvVar)
+	}
+	return u
+}
+
+// New creates a fresh migrated database for this test and returns a pool on it and its URL.
+// The database is dropped at cleanup.
+func New(tb testing.TB) (*pgxpool.Pool, string) {
+	tb.Helper()
+	admin := ServerURL(tb)
+	ctx := context.Background()
+	templateOnce.Do(func() { templateName, templateErr = buildTemplate(ctx, admin) })
+	if templateErr != nil {
+		tb.Fatalf("prepare template database: %v", templateErr)
+	}
+	name := "test_" + randomHex(8)
+	if err := adminExec(ctx, admin, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateName)); err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	dbURL := WithDatabase(tb, admin, name)
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		tb.Fatalf("connect to test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		pool.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := adminExec(ctx, admin, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
+			tb.Logf("drop test database %s: %v", name, err)
+		}
+	})
+	return pool, dbURL
+}
+
+// Empty creates a fresh database with no schema at all, for tests of migrations themselves.
+func Empty(tb testing.TB) (*pgxpool.Pool, string) {
+	tb.Helper()
+	admin := ServerURL(tb)
+	ctx := context.Background()
+	name := "test_" + randomHex(8)
+	if err := adminExec(ctx, admin, `CREATE DATABASE `+name); err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	dbURL := WithDatabase(tb, admin, name)
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		tb.Fatalf("connect to test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		pool.Close()
+		_ = adminExec(context.Background(), admin, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
+	})
+	return pool, dbURL
+}
+
+// WithDatabase returns serverURL pointing at another database on the same server.
+func WithDatabase(tb testing.TB, serverURL, database string) string {
+	tb.Helper()
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		tb.Fatalf("parse %s: %v", EnvVar, err)
+	}
+	u.Path = "/" + database
+	return u.String()
+}
+
+// buildTemplate creates, once per schema version, a database with every migration applied.
+// Its name carries a hash of the migrations, so a changed schema gets a new template.
+func buildTemplate(ctx context.Context, admin string) (string, error) {
+	migrations, err := schema.Migrations()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, m := range migrations {
+		fmt.Fprintf(h, "%d\x00%s\x00", m.Version, m.Up)
+	}
+	name := "tmpl_" + hex.EncodeToString(h.Sum(nil))[:16]
+
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", EnvVar, err)
+	}
+	defer conn.Close(ctx)
+	// Test binaries of several packages run at once: one builds the template, the others wait.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(4242)`); err != nil {
+		return "", err
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock(4242)`) //nolint:errcheck
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	building := name + "_build"
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, building)); err != nil {
+		return "", err
+	}
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+building); err != nil {
+		return "", err
+	}
+	u, _ := url.Parse(admin)
+	u.Path = "/" + building
+	pool, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		return "", err
+	}
+	err = schema.Migrate(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pool.Close()
+	if err != nil {
+		return "", fmt.Errorf("migrate template: %w", err)
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, building, name)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func adminExec(ctx context.Context, admin, sql string) error {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", EnvVar, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
