@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assospaces/spaces/quota"
+	"github.com/assospaces/spaces/tenants/secretbox"
 )
 
 // Config is every setting of `spaces`, filled from flags and environment and checked as a whole
@@ -47,6 +48,9 @@ type Config struct {
 	ApplyPerHour int
 	// Retention is how long rejected and withdrawn applications are kept.
 	Retention time.Duration
+
+	// SecretKey seals secrets that must pass through tables (queued mail with a status link).
+	SecretKey []byte
 
 	LogLevel  slog.Level
 	LogFormat string
@@ -200,6 +204,10 @@ var settings = []setting{
 			c.Retention = d
 			return nil
 		}},
+	{env: "SPACES_SECRET_KEY", flag: "secret-key", required: true, secret: true,
+		form: "32 random bytes in base64 (openssl rand -base64 32)",
+		help: "key that seals secrets kept in tables, such as status links in queued mail",
+		set:  func(c *Config, v string) (err error) { c.SecretKey, err = secretbox.ParseKey(v); return }},
 	{env: "SPACES_LOG_LEVEL", flag: "log-level", def: "info", form: "debug, info, warn or error",
 		help: "least important log level written",
 		set:  func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},

@@ -15,11 +15,13 @@ import (
 
 	"github.com/assospaces/spaces/cmd/internal/devenv"
 	"github.com/assospaces/spaces/tenants"
+	"github.com/assospaces/spaces/tenants/secretbox"
 )
 
 // devCredentials are the seeded accounts of a development environment, kept in its folder so
 // that a second `make dev` prints the same ones.
 type devCredentials struct {
+	SecretKey         string `json:"secret_key"`
 	ModeratorEmail    string `json:"moderator_email"`
 	ModeratorPassword string `json:"moderator_password"`
 	APIToken          string `json:"api_token"`
@@ -61,7 +63,13 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, nomadBin string, pgPor
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	credsPath := filepath.Join(dir, "credentials.json")
+	creds, err := readDevCredentials(credsPath)
+	if err != nil {
+		return err
+	}
 	// Settings the environment decides, unless the person set them.
+	setDefaultEnv("SPACES_SECRET_KEY", creds.SecretKey)
 	setDefaultEnv("SPACES_DATABASE_URL", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/spaces?sslmode=disable", pgPort))
 	setDefaultEnv("SPACES_TENANT_DATABASE_URL", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pgPort))
 	setDefaultEnv("NOMAD_ADDR", fmt.Sprintf("http://127.0.0.1:%d", nomadPort))
@@ -89,7 +97,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, nomadBin string, pgPor
 	}
 
 	ready := func(addr string) {
-		creds, err := seedDev(ctx, cfg, filepath.Join(dir, "credentials.json"))
+		creds, err := seedDev(ctx, cfg, creds, credsPath)
 		if err != nil {
 			logger.ErrorContext(ctx, "seed accounts", "err", err)
 			return
@@ -136,9 +144,8 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 	return err
 }
 
-// seedDev makes sure the dev moderator and operator token exist and match the credentials file,
-// creating both (and the file) the first time.
-func seedDev(ctx context.Context, cfg *Config, path string) (devCredentials, error) {
+// readDevCredentials reads the credentials file, making a secret key the first time.
+func readDevCredentials(path string) (devCredentials, error) {
 	var creds devCredentials
 	if b, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(b, &creds); err != nil {
@@ -147,6 +154,15 @@ func seedDev(ctx context.Context, cfg *Config, path string) (devCredentials, err
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return creds, err
 	}
+	if creds.SecretKey == "" {
+		creds.SecretKey = secretbox.NewKey()
+	}
+	return creds, nil
+}
+
+// seedDev makes sure the dev moderator and operator token exist and match the credentials file,
+// creating both (and the file) the first time.
+func seedDev(ctx context.Context, cfg *Config, creds devCredentials, path string) (devCredentials, error) {
 	pool, err := openDatabase(ctx, cfg, newLogger(cfg))
 	if err != nil {
 		return creds, err
