@@ -76,12 +76,10 @@ var dummyHash, _ = HashPassword("not a real password, only spends time")
 
 // AuthenticateModerator checks an email and password and returns the enabled moderator they name.
 func AuthenticateModerator(ctx context.Context, db DB, email, password string) (Moderator, error) {
+	var m Moderator
 	var hash string
-	m, err := scanModerator(db.QueryRow(ctx, `SELECT `+moderatorColumns+`, password_hash FROM moderators
-		WHERE lower(email) = lower($1)`, strings.TrimSpace(email)))
-	if err == nil {
-		err = db.QueryRow(ctx, `SELECT password_hash FROM moderators WHERE id = $1`, m.ID).Scan(&hash)
-	}
+	err := db.QueryRow(ctx, `SELECT `+moderatorColumns+`, password_hash FROM moderators
+		WHERE lower(email) = lower($1)`, strings.TrimSpace(email)).Scan(&m.ID, &m.Email, &m.DisplayName, &m.CreatedAt, &m.DisabledAt, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = VerifyPassword(dummyHash, password)
 		return Moderator{}, ErrBadCredentials

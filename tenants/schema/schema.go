@@ -85,18 +85,6 @@ func Migrations() ([]Migration, error) {
 // Migrate brings River's schema and then ours up to date. It is idempotent and safe to run from
 // several processes at once.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: logger})
-	if err != nil {
-		return fmt.Errorf("river migrator: %w", err)
-	}
-	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return fmt.Errorf("apply river migrations: %w", err)
-	}
-	for _, v := range res.Versions {
-		logger.InfoContext(ctx, "applied river migration", "version", v.Version)
-	}
-
 	migrations, err := Migrations()
 	if err != nil {
 		return err
@@ -110,6 +98,31 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 		return fmt.Errorf("take migration lock: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID) //nolint:errcheck
+
+	// River's migrator does not serialise concurrent runs itself; our lock does.
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	// On the locked connection, one version per transaction (some versions add enum values, which a
+	// later statement of the same transaction may not use). Not through the pool: waiting migrators
+	// hold pool connections, so asking the pool for another one here could wait forever.
+	for {
+		var res *rivermigrate.MigrateResult
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) (err error) {
+			res, err = migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply river migrations: %w", err)
+		}
+		if len(res.Versions) == 0 {
+			break
+		}
+		for _, v := range res.Versions {
+			logger.InfoContext(ctx, "applied river migration", "version", v.Version)
+		}
+	}
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS spaces_schema_migrations (
 		version    integer PRIMARY KEY,
 		name       text NOT NULL,
