@@ -1,0 +1,339 @@
+package standin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned by the store when a user does not exist.
+var ErrNotFound = errors.New("standin: not found")
+
+// errUserExists is returned by createUser when the id (compared case-insensitively) is taken.
+var errUserExists = errors.New("standin: user exists")
+
+// errUserLimit is returned by createUser when the user limit is reached.
+var errUserLimit = errors.New("standin: user limit reached")
+
+// User is one account as the stand-in stores it.
+type User struct {
+	ID           string
+	DisplayName  string
+	Email        string
+	PasswordHash string
+	Enabled      bool
+	// Quota is stored the Nextcloud way: "default", "none" or a human size ("5 GB").
+	Quota    string
+	Language string
+	Groups   []string
+	// LastLogin is zero until the user first logs in.
+	LastLogin time.Time
+	Created   time.Time
+}
+
+// store keeps users, groups and app config in the tenant's Postgres database, in tables named
+// like Nextcloud's (prefix oc_) inside one schema.
+type store struct {
+	pool   *pgxpool.Pool
+	schema string
+}
+
+func (s *store) t(name string) string {
+	return pgx.Identifier{s.schema, name}.Sanitize()
+}
+
+// migrate creates the schema and tables when missing; it is safe to run at every start and from
+// several processes at once.
+func (s *store) migrate(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "nextcloud-standin:"+s.schema); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	stmts := []string{
+		`CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{s.schema}.Sanitize(),
+		`CREATE TABLE IF NOT EXISTS ` + s.t("oc_users") + ` (
+			uid          text PRIMARY KEY,
+			uid_lower    text NOT NULL UNIQUE,
+			displayname  text NOT NULL DEFAULT '',
+			email        text NOT NULL DEFAULT '',
+			password     text NOT NULL,
+			enabled      boolean NOT NULL DEFAULT true,
+			quota        text NOT NULL DEFAULT 'default',
+			lang         text NOT NULL DEFAULT '',
+			last_login   timestamptz,
+			created_at   timestamptz NOT NULL DEFAULT now()
+		)`,
+		`CREATE TABLE IF NOT EXISTS ` + s.t("oc_groups") + ` (
+			gid         text PRIMARY KEY,
+			displayname text NOT NULL DEFAULT ''
+		)`,
+		`CREATE TABLE IF NOT EXISTS ` + s.t("oc_group_user") + ` (
+			gid text NOT NULL REFERENCES ` + s.t("oc_groups") + ` ON DELETE CASCADE,
+			uid text NOT NULL REFERENCES ` + s.t("oc_users") + ` ON DELETE CASCADE ON UPDATE CASCADE,
+			PRIMARY KEY (gid, uid)
+		)`,
+		`CREATE TABLE IF NOT EXISTS ` + s.t("oc_appconfig") + ` (
+			appid       text NOT NULL,
+			configkey   text NOT NULL,
+			configvalue text NOT NULL,
+			PRIMARY KEY (appid, configkey)
+		)`,
+	}
+	for _, st := range stmts {
+		if _, err := tx.Exec(ctx, st); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}
+
+const userColumns = `u.uid, u.displayname, u.email, u.password, u.enabled, u.quota, u.lang, u.last_login, u.created_at,
+	COALESCE((SELECT array_agg(g.gid ORDER BY g.gid) FROM %s g WHERE g.uid = u.uid), '{}')`
+
+func (s *store) userSelect() string {
+	return `SELECT ` + fmt.Sprintf(userColumns, s.t("oc_group_user")) + ` FROM ` + s.t("oc_users") + ` u`
+}
+
+func scanUser(row pgx.Row) (*User, error) {
+	var u User
+	var last *time.Time
+	if err := row.Scan(&u.ID, &u.DisplayName, &u.Email, &u.PasswordHash, &u.Enabled, &u.Quota, &u.Language,
+		&last, &u.Created, &u.Groups); err != nil {
+		return nil, err
+	}
+	if last != nil {
+		u.LastLogin = *last
+	}
+	return &u, nil
+}
+
+// user loads one user by id, case-insensitively like Nextcloud's database backend.
+func (s *store) user(ctx context.Context, id string) (*User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, s.userSelect()+` WHERE u.uid_lower = lower($1)`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	return u, nil
+}
+
+// users lists users whose id, display name or email contains search, by id, with limit (<= 0:
+// all) and offset.
+func (s *store) users(ctx context.Context, search string, limit, offset int) ([]*User, error) {
+	q := s.userSelect() + ` WHERE ($1 = '' OR u.uid_lower LIKE $2 OR lower(u.displayname) LIKE $2 OR lower(u.email) LIKE $2)
+		ORDER BY u.uid_lower OFFSET $3`
+	args := []any{search, "%" + likeEscape(strings.ToLower(search)) + "%", max(offset, 0)}
+	if limit > 0 {
+		q += ` LIMIT $4`
+		args = append(args, limit)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// createUser inserts a user and its group memberships. When limit > 0, it first counts enabled
+// users under a lock, as Nextcloud's Registry::delegateIsHardUserLimitReached does, and refuses
+// with errUserLimit when count >= limit.
+func (s *store) createUser(ctx context.Context, u *User, limit int) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "nextcloud-standin-users:"+s.schema); err != nil {
+		return fmt.Errorf("create user: lock: %w", err)
+	}
+	if limit > 0 {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.t("oc_users")+` WHERE enabled`).Scan(&n); err != nil {
+			return fmt.Errorf("create user: count: %w", err)
+		}
+		if n >= limit {
+			return errUserLimit
+		}
+	}
+	var last *time.Time
+	if !u.LastLogin.IsZero() {
+		last = &u.LastLogin
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO `+s.t("oc_users")+` (uid, uid_lower, displayname, email, password, enabled, quota, lang, last_login)
+		VALUES ($1, lower($1), $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.DisplayName, u.Email, u.PasswordHash, u.Enabled, u.Quota, u.Language, last)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return errUserExists
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	for _, g := range u.Groups {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+s.t("oc_group_user")+` (gid, uid) VALUES ($1, $2) ON CONFLICT DO NOTHING`, g, u.ID); err != nil {
+			return fmt.Errorf("create user: add to group %s: %w", g, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("create user: commit: %w", err)
+	}
+	return nil
+}
+
+// countEnabled counts enabled users: the ones the user limit counts.
+func (s *store) countEnabled(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+s.t("oc_users")+` WHERE enabled`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// setUserField updates one column of a user; column is one of a fixed set.
+func (s *store) setUserField(ctx context.Context, id, column string, value any) error {
+	switch column {
+	case "displayname", "email", "password", "enabled", "quota", "lang", "last_login":
+	default:
+		return fmt.Errorf("set user field: unknown column %q", column)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE `+s.t("oc_users")+` SET `+column+` = $2 WHERE uid = $1`, id, value)
+	if err != nil {
+		return fmt.Errorf("set user %s: %w", column, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (s *store) deleteUser(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.t("oc_users")+` WHERE uid = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (s *store) groupExists(ctx context.Context, gid string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.t("oc_groups")+` WHERE gid = $1)`, gid).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("group exists: %w", err)
+	}
+	return ok, nil
+}
+
+// createGroup creates a group; created is false when it already existed.
+func (s *store) createGroup(ctx context.Context, gid string) (created bool, err error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO `+s.t("oc_groups")+` (gid, displayname) VALUES ($1, $1) ON CONFLICT DO NOTHING`, gid)
+	if err != nil {
+		return false, fmt.Errorf("create group: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (s *store) groups(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT gid FROM `+s.t("oc_groups")+` ORDER BY gid`)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// appValue reads oc_appconfig; ok is false when unset.
+func (s *store) appValue(ctx context.Context, app, key string) (string, bool, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, `SELECT configvalue FROM `+s.t("oc_appconfig")+` WHERE appid = $1 AND configkey = $2`, app, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read app config %s/%s: %w", app, key, err)
+	}
+	return v, true, nil
+}
+
+func (s *store) setAppValue(ctx context.Context, app, key, value string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO `+s.t("oc_appconfig")+` (appid, configkey, configvalue) VALUES ($1, $2, $3)
+		ON CONFLICT (appid, configkey) DO UPDATE SET configvalue = EXCLUDED.configvalue`, app, key, value)
+	if err != nil {
+		return fmt.Errorf("write app config %s/%s: %w", app, key, err)
+	}
+	return nil
+}
+
+func (s *store) deleteAppValue(ctx context.Context, app, key string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM `+s.t("oc_appconfig")+` WHERE appid = $1 AND configkey = $2`, app, key)
+	if err != nil {
+		return fmt.Errorf("delete app config %s/%s: %w", app, key, err)
+	}
+	return nil
+}
+
+// userStats are the counts serverinfo reports.
+type userStats struct {
+	LoggedIn, Disabled                                int
+	Last5m, Last1h, Last24h, Last7d, Last1mo, Last3mo int
+	Last6mo, LastYear                                 int
+}
+
+func (s *store) stats(ctx context.Context) (userStats, error) {
+	var st userStats
+	err := s.pool.QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE last_login IS NOT NULL),
+		count(*) FILTER (WHERE NOT enabled),
+		count(*) FILTER (WHERE last_login > now() - interval '5 minutes'),
+		count(*) FILTER (WHERE last_login > now() - interval '1 hour'),
+		count(*) FILTER (WHERE last_login > now() - interval '24 hours'),
+		count(*) FILTER (WHERE last_login > now() - interval '7 days'),
+		count(*) FILTER (WHERE last_login > now() - interval '30 days'),
+		count(*) FILTER (WHERE last_login > now() - interval '90 days'),
+		count(*) FILTER (WHERE last_login > now() - interval '180 days'),
+		count(*) FILTER (WHERE last_login > now() - interval '365 days')
+		FROM `+s.t("oc_users")).Scan(&st.LoggedIn, &st.Disabled, &st.Last5m, &st.Last1h, &st.Last24h,
+		&st.Last7d, &st.Last1mo, &st.Last3mo, &st.Last6mo, &st.LastYear)
+	if err != nil {
+		return st, fmt.Errorf("user stats: %w", err)
+	}
+	return st, nil
+}
+
+// database reports the server version and the database's size in bytes.
+func (s *store) database(ctx context.Context) (version string, size int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT current_setting('server_version'), pg_database_size(current_database())`).Scan(&version, &size)
+	if err != nil {
+		return "", 0, fmt.Errorf("database info: %w", err)
+	}
+	return version, size, nil
+}
