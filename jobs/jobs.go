@@ -8,11 +8,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/assospaces/spaces/provisioner"
+	"github.com/assospaces/spaces/tenants/notify"
+	"github.com/assospaces/spaces/tenants/secretbox"
 )
 
 // Client is the River client type used across the service.
@@ -30,6 +35,21 @@ const (
 // commands that only enqueue (and tests) build a client without every dependency.
 type Deps struct {
 	Logger *slog.Logger
+
+	// Pool is the service's database, for workers that read or write it (purge).
+	Pool *pgxpool.Pool
+	// Mailer composes and sends mail; nil disables the mail worker.
+	Mailer *notify.Mailer
+	// Box opens the sealed part of mail jobs.
+	Box *secretbox.Box
+	// Retention is how long rejected and withdrawn applications are kept; 0 disables the purge.
+	Retention time.Duration
+
+	// Provisioner runs the provisioning steps; nil disables the provisioning and admission
+	// workers (they also need Pool, and Box to seal the first account's password).
+	Provisioner *provisioner.Provisioner
+	// PublicURL is the service's address, used in the mail a space is ready.
+	PublicURL string
 }
 
 // NewClient builds a River client on pool with every worker and periodic job registered.
@@ -48,6 +68,13 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 		}
 		cfg.Workers = workers
 		cfg.PeriodicJobs = periodic
+		if deps.Provisioner != nil {
+			// A pass left running by a crashed process is picked up again once it cannot be alive.
+			// (River wants it no shorter than its default job timeout of a minute.)
+			cfg.RescueStuckJobsAfter = max(ProvisionJobTimeout(deps.Provisioner)+15*time.Second, time.Minute)
+		}
+		// A provisioning pass mostly waits for Nomad and holds no connection while it does (one
+		// event stream serves every pass); more passes at once only make spaces contend for CPU.
 		cfg.Queues = map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: 10},
 			QueueProvision: {MaxWorkers: 20},

@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"time"
+	_ "time/tzdata" // dates are shown in Europe/Paris time, wherever the server runs
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/time/rate"
 
 	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/quota"
+	"github.com/assospaces/spaces/tenants/secretbox"
 )
 
 // Options are the server's dependencies and settings.
@@ -25,20 +30,73 @@ type Options struct {
 	DefaultLimits quota.Limits
 	Capacity      int
 	ApplyPerHour  int
+
+	// SecretKey is the service's secret key (SPACES_SECRET_KEY): it seals mail data and keys the
+	// CSRF and status-link derivations.
+	SecretKey []byte
+	// Retention is how long rejected and withdrawn applications are kept, told to applicants.
+	Retention time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed when finding a
+	// client's address for rate limits. Empty: the connection's address is the client's.
+	TrustedProxies []netip.Prefix
 }
 
 // handler holds what every handler needs.
 type handler struct {
 	Options
+	pages     *pages
+	box       *secretbox.Box
+	csrfKey   []byte // keys CSRF tokens
+	statusKey []byte // derives status-page tokens from submission keys
+	secure    bool   // the public URL is https: cookies are Secure and __Host- prefixed
+	// applyLimit bounds submissions (and lost-link requests) per client network; loginLimit
+	// bounds login attempts.
+	applyLimit *ipLimiter
+	loginLimit *ipLimiter
+	location   *time.Location
 }
 
 // New builds the HTTP handler. Templates are parsed here, so a broken one fails the start.
 func New(opts Options) (http.Handler, error) {
-	if opts.Pool == nil || opts.Logger == nil || opts.PublicURL == nil {
-		return nil, fmt.Errorf("webui: Pool, Logger and PublicURL are required")
+	if opts.Pool == nil || opts.Logger == nil || opts.PublicURL == nil || opts.Jobs == nil {
+		return nil, fmt.Errorf("webui: Pool, Jobs, Logger and PublicURL are required")
 	}
-	h := &handler{Options: opts}
+	if len(opts.SecretKey) != secretbox.KeySize {
+		return nil, fmt.Errorf("webui: SecretKey must be %d bytes", secretbox.KeySize)
+	}
+	if opts.ApplyPerHour <= 0 {
+		opts.ApplyPerHour = 10
+	}
+	if opts.DefaultLimits == (quota.Limits{}) {
+		opts.DefaultLimits = quota.DefaultLimits
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 90 * 24 * time.Hour
+	}
+	pg, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	box, err := secretbox.New(opts.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		return nil, fmt.Errorf("webui: load time zone: %w", err)
+	}
+	h := &handler{
+		Options:    opts,
+		pages:      pg,
+		box:        box,
+		csrfKey:    deriveKey(opts.SecretKey, "spaces/webui/csrf"),
+		statusKey:  deriveKey(opts.SecretKey, "spaces/webui/status-token"),
+		secure:     opts.PublicURL.Scheme == "https",
+		applyLimit: newIPLimiter(rate.Every(time.Hour/time.Duration(opts.ApplyPerHour)), opts.ApplyPerHour),
+		loginLimit: newIPLimiter(rate.Every(time.Minute), 10),
+		location:   loc,
+	}
 	mux := http.NewServeMux()
 	h.routes(mux)
-	return mux, nil
+	return h.middleware(mux), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -44,6 +45,12 @@ type Config struct {
 	DefaultLimits quota.Limits
 	// Capacity is the most spaces that may be provisioned or running at once; 0 means no ceiling.
 	Capacity int
+	// ProvisionTimeout is how long one provisioning pass waits for its space to be healthy.
+	ProvisionTimeout time.Duration
+
+	// APIAddr and APIToken are where the operators' commands reach the JSON API, and as whom.
+	APIAddr  *url.URL
+	APIToken string
 	// ApplyPerHour is how many applications one IP address may submit in an hour.
 	ApplyPerHour int
 	// Retention is how long rejected and withdrawn applications are kept.
@@ -51,6 +58,8 @@ type Config struct {
 
 	// SecretKey seals secrets that must pass through tables (queued mail with a status link).
 	SecretKey []byte
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the client (for rate limits).
+	TrustedProxies []netip.Prefix
 
 	LogLevel  slog.Level
 	LogFormat string
@@ -191,6 +200,29 @@ var settings = []setting{
 	{env: "SPACES_CAPACITY", flag: "capacity", def: "0", form: "a whole number, 0 for no ceiling",
 		help: "most spaces provisioned or running at once; past it approved spaces wait in approval order",
 		set:  func(c *Config, v string) (err error) { c.Capacity, err = nonNegativeInt(v); return }},
+	{env: "SPACES_PROVISION_TIMEOUT", flag: "provision-timeout", def: "5m", form: "a Go duration such as 5m",
+		help: "how long one provisioning attempt waits for a space to be healthy before it is retried; a crashed server's attempt resumes about a minute after that",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 5*time.Second {
+				return errors.New("not a duration of at least 5s")
+			}
+			c.ProvisionTimeout = d
+			return nil
+		}},
+	{env: "SPACES_ADDR", flag: "addr", def: "http://127.0.0.1:8080", form: "http(s)://HOST[:PORT]",
+		help: "the server whose JSON API the operators' commands (spaces space …) use",
+		set: func(c *Config, v string) error {
+			u, err := url.Parse(strings.TrimRight(v, "/"))
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("not an http(s) URL")
+			}
+			c.APIAddr = u
+			return nil
+		}},
+	{env: "SPACES_TOKEN", flag: "token", required: true, secret: true, form: "an operator API token (spaces token create NAME)",
+		help: "operator API token the operators' commands send",
+		set:  func(c *Config, v string) error { c.APIToken = strings.TrimSpace(v); return nil }},
 	{env: "SPACES_APPLY_PER_HOUR", flag: "apply-per-hour", def: "10", form: "a whole number from 1",
 		help: "applications one IP address may submit per hour",
 		set:  func(c *Config, v string) (err error) { c.ApplyPerHour, err = positiveInt(v); return }},
@@ -208,6 +240,26 @@ var settings = []setting{
 		form: "32 random bytes in base64 (openssl rand -base64 32)",
 		help: "key that seals secrets kept in tables, such as status links in queued mail",
 		set:  func(c *Config, v string) (err error) { c.SecretKey, err = secretbox.ParseKey(v); return }},
+	{env: "SPACES_TRUSTED_PROXIES", flag: "trusted-proxies", form: "comma-separated addresses or CIDR prefixes, such as 10.0.0.0/8,::1",
+		help: "reverse proxies whose X-Forwarded-For header names the client, for per-address rate limits (default: none)",
+		set: func(c *Config, v string) error {
+			for _, part := range strings.Split(v, ",") {
+				part = strings.TrimSpace(part)
+				if part == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(part)
+				if err != nil {
+					a, aerr := netip.ParseAddr(part)
+					if aerr != nil {
+						return fmt.Errorf("%q is neither an address nor a CIDR prefix", part)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
 	{env: "SPACES_LOG_LEVEL", flag: "log-level", def: "info", form: "debug, info, warn or error",
 		help: "least important log level written",
 		set:  func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},

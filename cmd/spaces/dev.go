@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/assospaces/spaces/cmd/internal/devenv"
 	"github.com/assospaces/spaces/tenants"
+	"github.com/assospaces/spaces/tenants/notify/smtptest"
 	"github.com/assospaces/spaces/tenants/secretbox"
 )
 
@@ -74,6 +76,18 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, nomadBin string, pgPor
 	setDefaultEnv("SPACES_TENANT_DATABASE_URL", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pgPort))
 	setDefaultEnv("NOMAD_ADDR", fmt.Sprintf("http://127.0.0.1:%d", nomadPort))
 	setDefaultEnv("SPACES_NOMAD_TEMPLATE", "dev")
+	// Mail goes to a local catcher that keeps every message as an .eml file, unless a real mail
+	// server was set.
+	mailDir := filepath.Join(dir, "mail")
+	if os.Getenv("SPACES_SMTP_URL") == "" {
+		catcher, err := smtptest.Start("127.0.0.1:0", smtptest.Options{Dir: mailDir,
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+		if err != nil {
+			return fmt.Errorf("start mail catcher: %w", err)
+		}
+		defer catcher.Close()                       //nolint:errcheck
+		os.Setenv("SPACES_SMTP_URL", catcher.URL()) //nolint:errcheck
+	}
 	cfg, err := loadConfig(cmd)
 	if err != nil {
 		return err
@@ -111,11 +125,12 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, nomadBin string, pgPor
                           login %[2]s  password %[3]s
     Operator CLI          export SPACES_ADDR=%[1]s SPACES_TOKEN=%[4]s
     Nomad UI              %[5]s/ui
+    Mail (.eml files)     %[8]s
     PostgreSQL            %[6]s
 
   Ctrl-C stops everything; data stays in %[7]s for the next make dev.
 
-`, base, creds.ModeratorEmail, creds.ModeratorPassword, creds.APIToken, nomad.Addr(), cfg.DatabaseURL, dir)
+`, base, creds.ModeratorEmail, creds.ModeratorPassword, creds.APIToken, nomad.Addr(), cfg.DatabaseURL, dir, mailDir)
 	}
 	return serve(ctx, cfg, logger, ready)
 }

@@ -34,6 +34,7 @@ func newRootCommand() *cobra.Command {
 		newModeratorCommand(),
 		newTokenCommand(),
 		newConfigCommand(),
+		newSpaceCommand(),
 	)
 	return root
 }

@@ -11,10 +11,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/assospaces/spaces/jobs"
+	"github.com/assospaces/spaces/provisioner"
+	"github.com/assospaces/spaces/provisioner/nomad"
+	"github.com/assospaces/spaces/templates"
 	"github.com/assospaces/spaces/tenants/schema"
 	"github.com/assospaces/spaces/webui"
 )
@@ -24,7 +28,8 @@ var serveSettings = []string{
 	"SPACES_DATABASE_URL", "SPACES_LISTEN", "SPACES_PUBLIC_URL", "SPACES_BASE_DOMAIN", "SPACES_TENANT_DATABASE_URL",
 	"NOMAD_ADDR", "NOMAD_TOKEN", "NOMAD_REGION", "NOMAD_NAMESPACE", "SPACES_NOMAD_TEMPLATE", "SPACES_TEMPLATE_DIR",
 	"SPACES_STANDIN_BIN", "SPACES_SMTP_URL", "SPACES_MAIL_FROM", "SPACES_DEFAULT_STORAGE", "SPACES_DEFAULT_ACCOUNTS",
-	"SPACES_CAPACITY", "SPACES_APPLY_PER_HOUR", "SPACES_RETENTION", "SPACES_SECRET_KEY", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
+	"SPACES_CAPACITY", "SPACES_PROVISION_TIMEOUT", "SPACES_APPLY_PER_HOUR", "SPACES_RETENTION", "SPACES_SECRET_KEY", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
+	"SPACES_TRUSTED_PROXIES",
 }
 
 func newServeCommand() *cobra.Command {
@@ -58,19 +63,32 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		return err
 	}
 
-	jobsClient, err := jobs.NewClient(pool, jobs.Deps{Logger: logger}, true)
+	mailer, box, err := newMailer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	prov, err := newProvisioner(ctx, cfg, pool, logger)
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
+	jobsClient, err := jobs.NewClient(pool, jobs.Deps{Logger: logger, Pool: pool, Mailer: mailer, Box: box,
+		Retention: cfg.Retention, Provisioner: prov, PublicURL: cfg.PublicURL.String()}, true)
 	if err != nil {
 		return err
 	}
 	handler, err := webui.New(webui.Options{
-		Pool:          pool,
-		Jobs:          jobsClient,
-		Logger:        logger,
-		PublicURL:     cfg.PublicURL,
-		BaseDomain:    cfg.BaseDomain,
-		DefaultLimits: cfg.DefaultLimits,
-		Capacity:      cfg.Capacity,
-		ApplyPerHour:  cfg.ApplyPerHour,
+		Pool:           pool,
+		Jobs:           jobsClient,
+		Logger:         logger,
+		PublicURL:      cfg.PublicURL,
+		BaseDomain:     cfg.BaseDomain,
+		DefaultLimits:  cfg.DefaultLimits,
+		Capacity:       cfg.Capacity,
+		ApplyPerHour:   cfg.ApplyPerHour,
+		SecretKey:      cfg.SecretKey,
+		Retention:      cfg.Retention,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err
@@ -107,4 +125,27 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		ready(ln.Addr().String())
 	}
 	return g.Wait()
+}
+
+// newProvisioner builds the provisioner from the Nomad, template and tenant database settings.
+// A template override that does not parse fails the start.
+func newProvisioner(ctx context.Context, cfg *Config, pool *pgxpool.Pool, logger *slog.Logger) (*provisioner.Provisioner, error) {
+	set, err := templates.Load(cfg.TemplateDir)
+	if err != nil {
+		return nil, &ConfigError{Env: "SPACES_TEMPLATE_DIR", Flag: "template-dir", Msg: err.Error()}
+	}
+	nc, err := nomad.New(nomad.Config{Address: cfg.NomadAddr, Token: cfg.NomadToken, Region: cfg.NomadRegion, Namespace: cfg.NomadNamespace})
+	if err != nil {
+		return nil, &ConfigError{Env: "NOMAD_ADDR", Flag: "nomad-addr", Msg: err.Error()}
+	}
+	p, err := provisioner.New(ctx, provisioner.Config{
+		BaseDomain: cfg.BaseDomain, Template: cfg.NomadTemplate, Templates: set, StandinBin: cfg.StandinBin,
+		Namespace: cfg.NomadNamespace, Region: cfg.NomadRegion, TenantDatabaseURL: cfg.TenantDatabaseURL,
+		Capacity: cfg.Capacity, HealthTimeout: cfg.ProvisionTimeout,
+	}, pool, nc, logger)
+	if err != nil {
+		return nil, &ConfigError{Env: "SPACES_TENANT_DATABASE_URL", Flag: "tenant-database-url", Msg: err.Error()}
+	}
+	logger.InfoContext(ctx, "provisioner ready", "template", set.Origin(cfg.NomadTemplate), "nomad", cfg.NomadAddr, "capacity", cfg.Capacity)
+	return p, nil
 }

@@ -1,0 +1,84 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/assospaces/spaces/tenants/notify"
+	"github.com/assospaces/spaces/tenants/secretbox"
+)
+
+// mailSealContext binds sealed mail data to mail jobs: a box made for anything else does not open.
+const mailSealContext = "mail"
+
+// SealMail returns args with secret (a status link, a one-time password) sealed into Sealed, so
+// that it is not stored in clear in the job table.
+func SealMail(box *secretbox.Box, args SendMailArgs, secret map[string]string) (SendMailArgs, error) {
+	if len(secret) == 0 {
+		return args, nil
+	}
+	b, err := json.Marshal(secret)
+	if err != nil {
+		return args, fmt.Errorf("seal mail data: %w", err)
+	}
+	args.Sealed = box.Seal(b, mailSealContext)
+	return args, nil
+}
+
+// MailWorker composes and sends one mail per job. A failed delivery returns its error, and River
+// retries with backoff for about a day; a mail that cannot be composed is cancelled at once.
+type MailWorker struct {
+	river.WorkerDefaults[SendMailArgs]
+	Mailer *notify.Mailer
+	Box    *secretbox.Box
+}
+
+// Timeout bounds one delivery attempt.
+func (w *MailWorker) Timeout(*river.Job[SendMailArgs]) time.Duration { return time.Minute }
+
+// Work sends the mail the job describes.
+func (w *MailWorker) Work(ctx context.Context, job *river.Job[SendMailArgs]) error {
+	a := job.Args
+	data := maps.Clone(a.Data)
+	if data == nil {
+		data = map[string]string{}
+	}
+	if a.Sealed != "" {
+		if w.Box == nil {
+			return river.JobCancel(errors.New("mail has sealed data but no secret box is configured"))
+		}
+		plain, err := w.Box.Open(a.Sealed, mailSealContext)
+		if err != nil {
+			// Sealed with another key: retrying will not help.
+			return river.JobCancel(fmt.Errorf("open sealed mail data: %w", err))
+		}
+		var secret map[string]string
+		if err := json.Unmarshal(plain, &secret); err != nil {
+			return river.JobCancel(fmt.Errorf("read sealed mail data: %w", err))
+		}
+		maps.Copy(data, secret)
+	}
+	msg, err := w.Mailer.Templates.Compose(a.To, a.Template, a.Locale, data)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if err := w.Mailer.Sender.Send(ctx, msg); err != nil {
+		return err
+	}
+	return nil
+}
+
+func init() {
+	registrations = append(registrations, func(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
+		if deps.Mailer == nil {
+			return nil, nil
+		}
+		return nil, river.AddWorkerSafely(w, &MailWorker{Mailer: deps.Mailer, Box: deps.Box})
+	})
+}

@@ -1,0 +1,285 @@
+// Package nomad is the one place the provisioner talks to Nomad: parsing and registering jobs,
+// the space's Nomad Variable (its secrets), allocation status and native service discovery, with
+// blocking queries for every wait. It wraps github.com/hashicorp/nomad/api behind a few methods
+// whose errors are ours (ErrNotFound, ErrConflict, ErrInvalidJob), so that callers and their
+// tests depend on a small surface.
+package nomad
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// Errors callers match with errors.Is.
+var (
+	// ErrNotFound: the job or variable does not exist.
+	ErrNotFound = errors.New("nomad: not found")
+	// ErrConflict: a check-and-set write lost against another writer.
+	ErrConflict = errors.New("nomad: check-and-set conflict")
+	// ErrInvalidJob: Nomad refused the jobspec itself (parse or validation), which no retry fixes.
+	ErrInvalidJob = errors.New("nomad: invalid jobspec")
+)
+
+// Config names the Nomad cluster and the namespace space jobs live in.
+type Config struct {
+	Address   string
+	Token     string
+	Region    string
+	Namespace string
+}
+
+// Client is a Nomad API client scoped to one namespace. It is safe for concurrent use.
+type Client struct {
+	api       *api.Client
+	namespace string
+	region    string
+}
+
+// New builds a client; it does not contact Nomad.
+func New(cfg Config) (*Client, error) {
+	c := api.DefaultConfig()
+	if cfg.Address != "" {
+		c.Address = cfg.Address
+	}
+	if cfg.Token != "" {
+		c.SecretID = cfg.Token
+	}
+	c.Region = cfg.Region
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	c.Namespace = cfg.Namespace
+	a, err := api.NewClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("nomad client: %w", err)
+	}
+	return &Client{api: a, namespace: cfg.Namespace, region: cfg.Region}, nil
+}
+
+// API exposes the underlying client, for tests and benchmarks that compare with raw calls.
+func (c *Client) API() *api.Client { return c.api }
+
+// Namespace is the namespace jobs are registered in.
+func (c *Client) Namespace() string { return c.namespace }
+
+func (c *Client) q(ctx context.Context) *api.QueryOptions {
+	return (&api.QueryOptions{Namespace: c.namespace, Region: c.region}).WithContext(ctx)
+}
+
+func (c *Client) w(ctx context.Context) *api.WriteOptions {
+	return (&api.WriteOptions{Namespace: c.namespace, Region: c.region}).WithContext(ctx)
+}
+
+// VariablePath is where the job with id jobID reads its variable implicitly, without a policy.
+func VariablePath(jobID string) string { return "nomad/jobs/" + jobID }
+
+// Variable is a Nomad Variable's items and the index a check-and-set write must name.
+type Variable struct {
+	Path        string
+	Items       map[string]string
+	ModifyIndex uint64
+}
+
+// GetVariable reads the variable at path; ErrNotFound when there is none.
+func (c *Client) GetVariable(ctx context.Context, path string) (Variable, error) {
+	v, _, err := c.api.Variables().Peek(path, c.q(ctx))
+	if err != nil {
+		return Variable{}, fmt.Errorf("read nomad variable %s: %w", path, err)
+	}
+	if v == nil {
+		return Variable{}, fmt.Errorf("read nomad variable %s: %w", path, ErrNotFound)
+	}
+	return Variable{Path: v.Path, Items: v.Items, ModifyIndex: v.ModifyIndex}, nil
+}
+
+// CreateVariable writes items at path only if no variable is there (check-and-set with index 0).
+// When one is, it fails with ErrConflict: the caller reads and uses the one that won.
+func (c *Client) CreateVariable(ctx context.Context, path string, items map[string]string) (Variable, error) {
+	v, _, err := c.api.Variables().CheckedCreate(&api.Variable{Namespace: c.namespace, Path: path, Items: items}, c.w(ctx))
+	if err != nil {
+		var cas api.ErrCASConflict
+		if errors.As(err, &cas) {
+			return Variable{}, fmt.Errorf("create nomad variable %s: %w", path, ErrConflict)
+		}
+		return Variable{}, fmt.Errorf("create nomad variable %s: %w", path, err)
+	}
+	return Variable{Path: v.Path, Items: v.Items, ModifyIndex: v.ModifyIndex}, nil
+}
+
+// UpdateVariable replaces the items at path if the variable is still at v.ModifyIndex.
+func (c *Client) UpdateVariable(ctx context.Context, v Variable) (Variable, error) {
+	out, _, err := c.api.Variables().CheckedUpdate(&api.Variable{Namespace: c.namespace, Path: v.Path, Items: v.Items,
+		ModifyIndex: v.ModifyIndex}, c.w(ctx))
+	if err != nil {
+		var cas api.ErrCASConflict
+		if errors.As(err, &cas) {
+			return Variable{}, fmt.Errorf("update nomad variable %s: %w", v.Path, ErrConflict)
+		}
+		return Variable{}, fmt.Errorf("update nomad variable %s: %w", v.Path, err)
+	}
+	return Variable{Path: out.Path, Items: out.Items, ModifyIndex: out.ModifyIndex}, nil
+}
+
+// DeleteVariable removes the variable at path; deleting a missing one succeeds.
+func (c *Client) DeleteVariable(ctx context.Context, path string) error {
+	if _, err := c.api.Variables().Delete(path, c.w(ctx)); err != nil {
+		return fmt.Errorf("delete nomad variable %s: %w", path, err)
+	}
+	return nil
+}
+
+// ParseJob has the agent parse HCL into a job. A jobspec Nomad refuses is ErrInvalidJob.
+func (c *Client) ParseJob(ctx context.Context, hcl string) (*api.Job, error) {
+	// ParseHCL takes no context: run it in the background and give up when ctx ends.
+	type result struct {
+		job *api.Job
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		job, err := c.api.Jobs().ParseHCL(hcl, true)
+		done <- result{job, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("parse jobspec: %w", ctx.Err())
+	case r := <-done:
+		if r.err != nil {
+			if isStatus(r.err, http.StatusBadRequest) || isStatus(r.err, http.StatusInternalServerError) && isParseMessage(r.err) {
+				return nil, fmt.Errorf("parse jobspec: %w: %v", ErrInvalidJob, r.err)
+			}
+			return nil, fmt.Errorf("parse jobspec: %w", r.err)
+		}
+		return r.job, nil
+	}
+}
+
+// RegisterJob submits job; Nomad keeps one job per id, so registering again updates it (and an
+// unchanged spec makes no new version). It returns the job's modify index.
+func (c *Client) RegisterJob(ctx context.Context, job *api.Job) (uint64, error) {
+	job.Namespace = &c.namespace
+	resp, _, err := c.api.Jobs().Register(job, c.w(ctx))
+	if err != nil {
+		if isStatus(err, http.StatusBadRequest) {
+			return 0, fmt.Errorf("register job %s: %w: %v", *job.ID, ErrInvalidJob, err)
+		}
+		return 0, fmt.Errorf("register job %s: %w", *job.ID, err)
+	}
+	return resp.JobModifyIndex, nil
+}
+
+// Job reads a job; ErrNotFound when Nomad has none with that id (a purged job).
+func (c *Client) Job(ctx context.Context, jobID string) (*api.Job, error) {
+	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx))
+	if err != nil {
+		if isStatus(err, http.StatusNotFound) {
+			return nil, fmt.Errorf("read job %s: %w", jobID, ErrNotFound)
+		}
+		return nil, fmt.Errorf("read job %s: %w", jobID, err)
+	}
+	return job, nil
+}
+
+// Allocations lists a job's allocations, blocking until Nomad's index passes waitIndex or wait
+// elapses (waitIndex 0 answers at once). It returns the index to wait on next.
+func (c *Client) Allocations(ctx context.Context, jobID string, waitIndex uint64, wait time.Duration) ([]*api.AllocationListStub, uint64, error) {
+	q := c.q(ctx)
+	q.WaitIndex, q.WaitTime = waitIndex, wait
+	allocs, meta, err := c.api.Jobs().Allocations(jobID, false, q)
+	if err != nil {
+		return nil, waitIndex, fmt.Errorf("list allocations of job %s: %w", jobID, err)
+	}
+	return allocs, meta.LastIndex, nil
+}
+
+// Services lists the registrations of a Nomad-native service, blocking like Allocations.
+func (c *Client) Services(ctx context.Context, name string, waitIndex uint64, wait time.Duration) ([]*api.ServiceRegistration, uint64, error) {
+	q := c.q(ctx)
+	q.WaitIndex, q.WaitTime = waitIndex, wait
+	regs, meta, err := c.api.Services().Get(name, q)
+	if err != nil {
+		return nil, waitIndex, fmt.Errorf("read service %s: %w", name, err)
+	}
+	return regs, meta.LastIndex, nil
+}
+
+// DeregisterJob stops a job, and with purge forgets it; a missing job is not an error.
+func (c *Client) DeregisterJob(ctx context.Context, jobID string, purge bool) error {
+	if _, _, err := c.api.Jobs().Deregister(jobID, purge, c.w(ctx)); err != nil && !isStatus(err, http.StatusNotFound) {
+		return fmt.Errorf("deregister job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+func isStatus(err error, code int) bool {
+	var ue api.UnexpectedResponseError
+	if errors.As(err, &ue) {
+		return ue.StatusCode() == code
+	}
+	return false
+}
+
+func isParseMessage(err error) bool {
+	var ue api.UnexpectedResponseError
+	if errors.As(err, &ue) {
+		for _, m := range []string{"Argument or block definition required", "Unsupported argument",
+			"Missing", "Invalid", "Unsupported block", "error parsing", "Unclosed"} {
+			if strings.Contains(ue.Body(), m) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// JobChanges follows Nomad's event stream (topics Allocation and Service) and sends the id of
+// each job whose allocations or service registrations change. The channel is closed when the
+// stream ends (ctx ended, or Nomad went away): the caller reconnects and re-reads what it waits on.
+func (c *Client) JobChanges(ctx context.Context) (<-chan string, error) {
+	topics := map[api.Topic][]string{api.TopicAllocation: {"*"}, api.TopicService: {"*"}}
+	events, err := c.api.EventStream().Stream(ctx, topics, 0, c.q(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("follow nomad events: %w", err)
+	}
+	out := make(chan string, 256)
+	go func() {
+		defer close(out)
+		for batch := range events {
+			if batch.Err != nil {
+				return
+			}
+			if batch.IsHeartbeat() {
+				continue
+			}
+			for i := range batch.Events {
+				e := &batch.Events[i]
+				var jobID string
+				switch e.Topic {
+				case api.TopicAllocation:
+					if a, err := e.Allocation(); err == nil && a != nil {
+						jobID = a.JobID
+					}
+				case api.TopicService:
+					if s, err := e.Service(); err == nil && s != nil {
+						jobID = s.JobID
+					}
+				}
+				if jobID == "" {
+					continue
+				}
+				select {
+				case out <- jobID:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}

@@ -1,0 +1,81 @@
+package provisioner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/assospaces/spaces/provisioner/nomad"
+)
+
+// Keys of a space's Nomad Variable. The jobspecs read them by these names.
+const (
+	keyDBPassword      = "db_password"
+	keyAdminPassword   = "admin_password"
+	keyRedisPassword   = "redis_password"
+	keyServerInfoToken = "serverinfo_token"
+	// keyOwnerPassword is the first account's one-time password: kept so that a pass resumed
+	// after the account was created still knows what to send.
+	keyOwnerPassword = "owner_password"
+)
+
+var secretKeys = []string{keyDBPassword, keyAdminPassword, keyRedisPassword, keyServerInfoToken, keyOwnerPassword}
+
+// newSecret is 160 random bits in lowercase base32: no character needs quoting in SQL, an env
+// file or a URL.
+func newSecret() string {
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// ensureSecrets returns the space's secrets, creating the Nomad Variable with fresh ones when it
+// does not exist. The variable is the one source of truth: it is written (check-and-set, so two
+// passes agree on one set) before any role, job or account uses a secret, and everything else is
+// made to match it. A key missing from an older variable is added the same way.
+func (p *Provisioner) ensureSecrets(ctx context.Context, jobID string) (map[string]string, error) {
+	path := nomad.VariablePath(jobID)
+	for attempt := 0; attempt < 5; attempt++ {
+		v, err := p.nomad.GetVariable(ctx, path)
+		switch {
+		case errors.Is(err, nomad.ErrNotFound):
+			items := map[string]string{}
+			for _, k := range secretKeys {
+				items[k] = newSecret()
+			}
+			v, err = p.nomad.CreateVariable(ctx, path, items)
+			if errors.Is(err, nomad.ErrConflict) {
+				continue // another pass created it: use theirs
+			}
+			if err != nil {
+				return nil, err
+			}
+			return v.Items, nil
+		case err != nil:
+			return nil, err
+		}
+		missing := false
+		for _, k := range secretKeys {
+			if v.Items[k] == "" {
+				v.Items[k], missing = newSecret(), true
+			}
+		}
+		if !missing {
+			return v.Items, nil
+		}
+		v, err = p.nomad.UpdateVariable(ctx, v)
+		if errors.Is(err, nomad.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return v.Items, nil
+	}
+	return nil, fmt.Errorf("write nomad variable %s: too many concurrent writers", path)
+}

@@ -1,0 +1,125 @@
+# Development jobspec of one space: raw_exec runs the in-repo Nextcloud stand-in with the same
+# settings as the official image (POSTGRES_*, NEXTCLOUD_*), the same service registration and the
+# same health check as production. No Docker engine is needed.
+#
+# Filled by package templates with double-square-bracket placeholders; {{ }} blocks are Nomad templates, rendered
+# on the client. Secrets are read from the job's own Nomad Variable at [[ .VariablePath ]] into an
+# env file under secrets/: they are never written in this file.
+job [[ hcl .JobID ]] {
+[[- if .Namespace ]]
+  namespace = [[ hcl .Namespace ]]
+[[- end ]]
+[[- if .Region ]]
+  region = [[ hcl .Region ]]
+[[- end ]]
+  type        = "service"
+  datacenters = ["*"]
+
+  meta {
+    spaces_space_id   = "[[ .SpaceID ]]"
+    spaces_generation = "[[ .Generation ]]"
+    spaces_slug       = [[ hcl .Slug ]]
+  }
+
+  update {
+    health_check      = "checks"
+    min_healthy_time  = [[ hcl .MinHealthy ]]
+    healthy_deadline  = "5m"
+    progress_deadline = "10m"
+    auto_revert       = false
+  }
+
+  group "nextcloud" {
+    count = 1
+
+    network {
+      port "http" {}
+    }
+
+    # The stand-in keeps its files under the allocation directory; sticky keeps them across
+    # updates on the same node.
+    ephemeral_disk {
+      sticky  = true
+      migrate = true
+      size    = 150
+    }
+
+    restart {
+      attempts = 3
+      interval = "5m"
+      delay    = "2s"
+      mode     = "delay"
+    }
+
+    service {
+      name     = [[ hcl .JobID ]]
+      port     = "http"
+      provider = "nomad"
+      tags = [
+        "traefik.enable=true",
+        [[ hcl (printf "traefik.http.routers.%s.rule=Host(`%s`)" .JobID .Domain) ]],
+      ]
+
+      check {
+        name     = "status"
+        type     = "http"
+        path     = "/status.php"
+        interval = "2s"
+        timeout  = "2s"
+        header {
+          Host = [ [[ hcl .Domain ]] ]
+        }
+      }
+    }
+
+    task "nextcloud" {
+      driver = "raw_exec"
+
+      config {
+        command = [[ hcl .StandinBin ]]
+        args    = ["serve"]
+      }
+
+      env {
+        POSTGRES_HOST             = [[ hcl (printf "%s:%d" .DBHost .DBPort) ]]
+        POSTGRES_DB               = [[ hcl .DBName ]]
+        POSTGRES_USER             = [[ hcl .DBUser ]]
+        NEXTCLOUD_ADMIN_USER      = [[ hcl .AdminUser ]]
+        NEXTCLOUD_TRUSTED_DOMAINS = [[ hcl .Domain ]]
+        NEXTCLOUD_DATA_DIR        = "${NOMAD_ALLOC_DIR}/data"
+        NEXTCLOUD_CONFIG_DIR      = "${NOMAD_TASK_DIR}/config"
+        NC_LISTEN                 = "${NOMAD_ADDR_http}"
+        # A hundred stand-ins share two cores here: keep each one small.
+        GOMAXPROCS = "1"
+        GOMEMLIMIT = "48MiB"
+      }
+
+      template {
+        destination = "secrets/nextcloud.env"
+        env         = true
+        change_mode = "restart"
+        data        = <<-EOT
+        {{ with nomadVar "[[ .VariablePath ]]" -}}
+        POSTGRES_PASSWORD={{ .db_password }}
+        NEXTCLOUD_ADMIN_PASSWORD={{ .admin_password }}
+        NC_SERVERINFO_TOKEN={{ .serverinfo_token }}
+        {{- end }}
+        EOT
+      }
+
+      # The stand-in merges every config/*.config.json, as Nextcloud merges config/*.config.php.
+      template {
+        destination = "local/config/limits.config.json"
+        change_mode = "noop"
+        data        = <<-EOT
+        {"one-click-instance": true, "one-click-instance.user-limit": [[ .UserLimit ]]}
+        EOT
+      }
+
+      resources {
+        cpu    = [[ .CPU ]]
+        memory = [[ .MemoryMB ]]
+      }
+    }
+  }
+}

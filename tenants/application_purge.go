@@ -1,0 +1,72 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// purgeBatch bounds one purge statement, so that a first purge of a large backlog does not hold
+// locks on many rows at once.
+const purgeBatch = 1000
+
+// PurgeApplications deletes rejected and withdrawn applications that reached that state before
+// olderThan, with their conversation. What is left is a count per month of submission and outcome
+// (application_purge_counts); their audit entries keep who decided what and when, with their
+// details emptied. It returns how many applications it deleted.
+func PurgeApplications(ctx context.Context, db DB, olderThan time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := db.QueryRow(ctx, `
+			WITH gone AS (
+				DELETE FROM applications WHERE id IN (
+					SELECT id FROM applications
+					WHERE state IN ('rejected', 'withdrawn') AND state_changed_at < $1
+					ORDER BY state_changed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+				RETURNING id, state, created_at),
+			counted AS (
+				INSERT INTO application_purge_counts (month, outcome, count)
+				SELECT date_trunc('month', created_at)::date, state, count(*) FROM gone GROUP BY 1, 2
+				ON CONFLICT (month, outcome) DO UPDATE SET count = application_purge_counts.count + EXCLUDED.count
+				RETURNING 1),
+			scrubbed AS (
+				UPDATE audit_log SET detail = '{}'
+				WHERE subject_type = 'application' AND subject_id IN (SELECT id FROM gone)
+				RETURNING 1)
+			SELECT (SELECT count(*) FROM gone) + 0 * (SELECT count(*) FROM counted) + 0 * (SELECT count(*) FROM scrubbed)`,
+			olderThan, purgeBatch).Scan(&n)
+		if err != nil {
+			return total, fmt.Errorf("purge applications: %w", err)
+		}
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// PurgeCount is what remains of purged applications: how many, by month of submission and outcome.
+type PurgeCount struct {
+	Month   time.Time
+	Outcome ApplicationState
+	Count   int64
+}
+
+// PurgeCounts lists the anonymised counts left by purges, newest month first.
+func PurgeCounts(ctx context.Context, db DB) ([]PurgeCount, error) {
+	rows, err := db.Query(ctx, `SELECT month, outcome, count FROM application_purge_counts ORDER BY month DESC, outcome`)
+	if err != nil {
+		return nil, fmt.Errorf("read purge counts: %w", err)
+	}
+	defer rows.Close()
+	var out []PurgeCount
+	for rows.Next() {
+		var c PurgeCount
+		if err := rows.Scan(&c.Month, &c.Outcome, &c.Count); err != nil {
+			return nil, fmt.Errorf("read purge counts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,46 @@
+package webui
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/assospaces/spaces/tenants"
+)
+
+// apiSpaceView is one space as the API shows it: the space (state, failure reason, conditions,
+// generation and observed generation, limits) and, while it is queued, its place in the queue.
+type apiSpaceView struct {
+	Space tenants.Space        `json:"space"`
+	Queue *tenants.QueueStatus `json:"queue,omitempty"`
+}
+
+// spaceView reads a space by slug with its queue status; ErrNotFound when there is none.
+func (h *handler) spaceView(r *http.Request, slug string) (apiSpaceView, error) {
+	s, err := tenants.GetSpaceBySlug(r.Context(), h.Pool, slug)
+	if err != nil {
+		return apiSpaceView{}, err
+	}
+	v := apiSpaceView{Space: s}
+	if s.State == tenants.SpaceQueued {
+		st, err := tenants.SpaceQueueStatus(r.Context(), h.Pool, s.ID, h.Capacity)
+		if err != nil {
+			return apiSpaceView{}, err
+		}
+		v.Queue = &st
+	}
+	return v, nil
+}
+
+// apiSpaceShow is GET /api/v1/spaces/{slug}.
+func (h *handler) apiSpaceShow(w http.ResponseWriter, r *http.Request) {
+	v, err := h.spaceView(r, r.PathValue("slug"))
+	if errors.Is(err, tenants.ErrNotFound) {
+		h.apiFail(w, r, http.StatusNotFound, "not_found", "slug", "no space "+r.PathValue("slug"))
+		return
+	}
+	if err != nil {
+		h.apiInternal(w, r, err)
+		return
+	}
+	h.apiJSON(w, r, http.StatusOK, v)
+}

@@ -1,0 +1,150 @@
+package webui
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/assospaces/spaces/jobs"
+	"github.com/assospaces/spaces/tenants"
+)
+
+// statusTokenPrefix marks status page tokens.
+const statusTokenPrefix = "st_"
+
+// statusToken derives the status page's token from the form's submission key under the
+// service's key: 256 bits nobody can guess, stored only hashed, and the same for a form sent
+// twice, so that a double click lands on the one application.
+func (h *handler) statusToken(submissionKey string) string {
+	m := hmac.New(sha256.New, h.statusKey)
+	m.Write([]byte(submissionKey))
+	return statusTokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil)))
+}
+
+// statusURL is the full address of a status page.
+func (h *handler) statusURL(token string) string {
+	return strings.TrimSuffix(h.PublicURL.String(), "/") + "/status/" + token
+}
+
+// spaceAddress is the web address a slug's space has.
+func (h *handler) spaceAddress(slug string) string {
+	return "https://" + slug + "." + h.BaseDomain
+}
+
+// mailData is the template data every mail about an application uses.
+func (h *handler) mailData(a tenants.Application) map[string]string {
+	return map[string]string{
+		"AssociationName": a.AssociationName,
+		"ContactName":     a.ContactName,
+		"Reference":       strconv.FormatInt(a.ID, 10),
+		"Address":         h.spaceAddress(a.Slug),
+		"PublicURL":       strings.TrimSuffix(h.PublicURL.String(), "/"),
+		"RetentionDays":   strconv.Itoa(int(h.Retention.Hours() / 24)),
+	}
+}
+
+// enqueueMail inserts a mail job in tx; secret values are sealed.
+func (h *handler) enqueueMail(ctx context.Context, tx pgx.Tx, a tenants.Application, template string,
+	extra map[string]string, secret map[string]string) error {
+	data := h.mailData(a)
+	for k, v := range extra {
+		data[k] = v
+	}
+	args, err := jobs.SealMail(h.box, jobs.SendMailArgs{To: a.ContactEmail, Locale: a.Locale, Template: template, Data: data}, secret)
+	if err != nil {
+		return err
+	}
+	_, err = h.Jobs.InsertTx(ctx, tx, args, nil)
+	return err
+}
+
+// applySubmit receives the application form: parse, validate, re-render with the typed values
+// and a message at each field in error, or record the application and redirect to its status page.
+func (h *handler) applySubmit(w http.ResponseWriter, r *http.Request) {
+	f := readApplicationForm(r)
+	if !validSubmissionKey(f.SubmissionKey) {
+		f.SubmissionKey = tenants.NewSecret(submissionPrefix)
+	}
+	if f.Website != "" {
+		// A robot filled the hidden field: answer as if all went well, record nothing.
+		h.Logger.InfoContext(r.Context(), "honeypot field filled: application dropped", "client", h.clientAddr(r).String())
+		seeOther(w, r, "/apply/sent")
+		return
+	}
+	maxAccounts := h.DefaultLimits.Accounts
+	errs := f.validate(h.BaseDomain, maxAccounts)
+	if len(errs) > 0 {
+		h.renderApply(w, r, http.StatusUnprocessableEntity, f, func(p *applyPage) {
+			p.Errors = errs
+			p.FormError = p.T("apply.errors", "n", len(errs))
+		})
+		return
+	}
+	token := h.statusToken(f.SubmissionKey)
+	if !h.applyLimit.allow(h.clientAddr(r)) {
+		// A form sent again after success is not a new application: let it find the first one.
+		if _, err := tenants.GetApplicationByToken(r.Context(), h.Pool, token); err == nil {
+			seeOther(w, r, "/status/"+token)
+			return
+		}
+		h.renderApply(w, r, http.StatusTooManyRequests, f, func(p *applyPage) { p.FormError = p.T("apply.ratelimited") })
+		return
+	}
+	locale := langFrom(r.Context())
+	_, err := tenants.SubmitApplication(r.Context(), h.Pool, tenants.NewApplication{
+		AssociationName: f.AssociationName, LegalID: f.legalID, Slug: f.slug, ContactName: f.ContactName,
+		ContactEmail: f.ContactEmail, Purpose: f.Purpose, Activities: f.Activities, ExpectedAccounts: f.accounts,
+		Locale: locale, StatusToken: token, SubmissionKey: f.SubmissionKey,
+	}, func(ctx context.Context, tx pgx.Tx, a tenants.Application) error {
+		return h.enqueueMail(ctx, tx, a, "application_received", nil, map[string]string{"StatusURL": h.statusURL(token)})
+	})
+	var dup *tenants.DuplicateError
+	var rule *tenants.RuleViolation
+	if err != nil && (errors.As(err, &dup) || errors.As(err, &rule)) {
+		// The same form sent twice at once: the other request may have won meanwhile.
+		if _, gerr := tenants.GetApplicationByToken(r.Context(), h.Pool, token); gerr == nil {
+			seeOther(w, r, "/status/"+token)
+			return
+		}
+	}
+	switch {
+	case err == nil:
+		seeOther(w, r, "/status/"+token+"?done=submitted")
+	case errors.Is(err, tenants.ErrAlreadySubmitted):
+		if _, err := tenants.GetApplicationByToken(r.Context(), h.Pool, token); err == nil {
+			seeOther(w, r, "/status/"+token)
+			return
+		}
+		// The first application's link was renewed since: its owner has the new one by mail.
+		seeOther(w, r, "/apply/sent")
+	case errors.As(err, &dup):
+		h.renderApply(w, r, http.StatusConflict, f, func(p *applyPage) { p.Duplicate = dup })
+	case errors.As(err, &rule):
+		h.renderApply(w, r, http.StatusUnprocessableEntity, f, func(p *applyPage) {
+			p.Errors = map[string]fieldError{"slug": {Key: rule.Code, Args: []any{"detail", rule.Detail}}}
+			p.FormError = p.T("apply.errors", "n", 1)
+		})
+	default:
+		h.serverError(w, r, err)
+	}
+}
+
+// applySent is where a submission goes when there is no status page to show.
+func (h *handler) applySent(w http.ResponseWriter, r *http.Request) {
+	p := h.newPage(r)
+	h.render(w, r, http.StatusOK, "message", messagePage{page: p, Title: p.T("apply.sent.title"), Text: p.T("apply.sent.text")})
+}
+
+// messagePage is a page with a title and a paragraph.
+type messagePage struct {
+	page
+	Title string
+	Text  string
+}

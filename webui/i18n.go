@@ -1,0 +1,325 @@
+package webui
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+)
+
+// Languages the pages are written in; French first, it is the default.
+var languages = []string{"fr", "en"}
+
+var langMatcher = language.NewMatcher([]language.Tag{language.French, language.English})
+
+// catalog holds every user-facing sentence, French then English. Arguments are written {name}
+// and filled by translate from name/value pairs.
+var catalog = map[string][2]string{
+	"site.name":       {"Espaces associatifs", "Association spaces"},
+	"site.tagline":    {"Un espace Nextcloud gratuit pour votre association", "A free Nextcloud space for your association"},
+	"site.footer":     {"Un service libre et gratuit, réservé aux associations et collectifs à but non lucratif.", "A free service, for non-profit associations and collectives only."},
+	"nav.skip":        {"Aller au contenu", "Skip to content"},
+	"nav.apply":       {"Demander un espace", "Apply for a space"},
+	"nav.lost":        {"Retrouver ma demande", "Find my application"},
+	"nav.queue":       {"Demandes", "Applications"},
+	"nav.reasons":     {"Motifs de refus", "Rejection reasons"},
+	"nav.logout":      {"Se déconnecter", "Log out"},
+	"nav.main":        {"Navigation principale", "Main navigation"},
+	"lang.other":      {"English", "Français"},
+	"lang.other.code": {"en", "fr"},
+	"lang.label":      {"Read in English", "Lire en français"},
+
+	"apply.title":               {"Demander un espace pour votre association", "Apply for a space for your association"},
+	"apply.intro":               {"Chaque association reçoit un espace Nextcloud gratuit : {storage} de stockage partagés entre {accounts} comptes au plus, pour vos fichiers, agendas et contacts. Une personne de l'équipe lit chaque demande ; comptez quelques jours.", "Each association gets a free Nextcloud space: {storage} of storage shared by at most {accounts} accounts, for your files, calendars and contacts. Someone from the team reads each application; allow a few days."},
+	"apply.required_note":       {"Tous les champs sont obligatoires.", "Every field is required."},
+	"apply.section.association": {"Votre association", "Your association"},
+	"apply.section.address":     {"L'adresse de votre espace", "Your space's address"},
+	"apply.section.contact":     {"La personne à contacter", "Who we should write to"},
+	"apply.section.use":         {"Votre usage", "How you will use it"},
+	"apply.submit":              {"Envoyer la demande", "Send the application"},
+	"apply.errors":              {"Votre demande n'est pas encore partie. Corrigez {n} champ(s) signalé(s) ci-dessous ; tout ce que vous avez tapé est conservé.", "Your application has not been sent yet. Please correct the {n} field(s) marked below; everything you typed is kept."},
+	"apply.ratelimited":         {"Trop de demandes sont parties de votre réseau dans l'heure. Réessayez un peu plus tard.", "Too many applications were sent from your network this hour. Please try again a little later."},
+	"apply.dup.title":           {"Une demande est déjà en cours", "An application is already open"},
+	"apply.dup.legal_id":        {"Une demande pour ce numéro RNA ou SIREN est déjà en cours d'examen (n° {id}, envoyée le {date}).", "An application for this RNA or SIREN number is already being reviewed (no. {id}, sent on {date})."},
+	"apply.dup.contact_email":   {"Une demande avec cette adresse e-mail est déjà en cours d'examen (n° {id}, envoyée le {date}).", "An application with this email address is already being reviewed (no. {id}, sent on {date})."},
+	"apply.dup.race":            {"Une demande pour cette association est déjà en cours d'examen.", "An application for this association is already being reviewed."},
+	"apply.dup.where":           {"Le lien pour la suivre a été envoyé à {email}. Vous ne le retrouvez pas ?", "The link to follow it was sent to {email}. Can't find it?"},
+	"apply.dup.lost":            {"Recevoir un nouveau lien", "Get a new link"},
+	"apply.sent.title":          {"Demande envoyée", "Application sent"},
+	"apply.sent.text":           {"Si votre demande est complète, vous recevrez un e-mail avec le lien pour la suivre.", "If your application is complete, you will receive an email with the link to follow it."},
+
+	"field.association_name":       {"Nom de l'association", "Name of the association"},
+	"field.legal_id":               {"Numéro RNA ou SIREN", "RNA or SIREN number"},
+	"field.legal_id.hint":          {"RNA : W suivi de 9 chiffres (W751234567). SIREN : 9 chiffres (123 456 789).", "RNA: W followed by 9 digits (W751234567). SIREN: 9 digits (123 456 789)."},
+	"field.slug":                   {"Adresse souhaitée", "Address you would like"},
+	"field.slug.hint":              {"3 à 40 lettres minuscules sans accent, chiffres ou tirets. Votre espace sera à l'adresse nom.{domain}", "3 to 40 lowercase letters without accents, digits or hyphens. Your space will be at name.{domain}"},
+	"field.contact_name":           {"Votre nom", "Your name"},
+	"field.contact_email":          {"Votre adresse e-mail", "Your email address"},
+	"field.contact_email.hint":     {"Nous y enverrons le lien pour suivre votre demande.", "We will send the link to follow your application there."},
+	"field.purpose":                {"Objet social", "Purpose of the association"},
+	"field.purpose.hint":           {"Tel qu'il figure dans vos statuts.", "As written in your articles of association."},
+	"field.activities":             {"Activités principales", "Main activities"},
+	"field.activities.hint":        {"Ce que vous faites, et ce que vous ferez avec votre espace.", "What you do, and what you will do with your space."},
+	"field.expected_accounts":      {"Nombre de comptes prévus", "Expected number of accounts"},
+	"field.expected_accounts.hint": {"Au plus {accounts}.", "At most {accounts}."},
+	"field.terms":                  {"J'accepte les conditions d'utilisation du service et je confirme agir au nom de l'association.", "I accept the service's terms of use and confirm that I act on behalf of the association."},
+	"field.website":                {"Ne remplissez pas ce champ", "Leave this field empty"},
+	"field.email":                  {"Adresse e-mail", "Email address"},
+	"field.password":               {"Mot de passe", "Password"},
+	"field.reply":                  {"Votre réponse", "Your answer"},
+	"field.question":               {"Question à l'association", "Question for the association"},
+	"field.reason":                 {"Motif", "Reason"},
+	"field.note":                   {"Précision ajoutée au motif (facultatif)", "Note added to the reason (optional)"},
+	"field.title":                  {"Titre (pour les modérateurs)", "Title (for moderators)"},
+	"field.body_fr":                {"Texte envoyé en français", "Text sent in French"},
+	"field.body_en":                {"Texte envoyé en anglais", "Text sent in English"},
+	"field.position":               {"Ordre dans la liste", "Order in the list"},
+	"field.archived":               {"Archivé : ne peut plus être choisi", "Archived: can no longer be picked"},
+	"field.optional":               {"facultatif", "optional"},
+
+	"err.required":       {"Ce champ est obligatoire.", "This field is required."},
+	"err.too_long":       {"{max} caractères au plus.", "At most {max} characters."},
+	"err.email":          {"Cette adresse e-mail ne semble pas valide (exemple : nom@association.org).", "This email address does not look valid (for example: name@association.org)."},
+	"err.number":         {"Indiquez un nombre entier, en chiffres.", "Please give a whole number, in digits."},
+	"err.range":          {"Un nombre entre 1 et {max}.", "A number between 1 and {max}."},
+	"err.terms":          {"Cochez cette case pour envoyer la demande.", "Tick this box to send the application."},
+	"err.text":           {"Ce texte contient des caractères qui ne peuvent pas être enregistrés.", "This text contains characters that cannot be saved."},
+	"legal_id.format":    {"Ce n'est ni un numéro RNA (W suivi de 9 chiffres) ni un SIREN (9 chiffres).", "This is neither an RNA number (W followed by 9 digits) nor a SIREN (9 digits)."},
+	"legal_id.checksum":  {"Ce numéro SIREN n'existe pas : vérifiez les chiffres (le dernier est une clé de contrôle).", "This SIREN number does not exist: check the digits (the last one is a check digit)."},
+	"legal_id.siret":     {"Ceci est un SIRET (14 chiffres). Indiquez le SIREN, ses 9 premiers chiffres : {detail}.", "This is a SIRET (14 digits). Please give the SIREN, its first 9 digits: {detail}."},
+	"slug.length":        {"Entre 3 et 40 caractères.", "Between 3 and 40 characters."},
+	"slug.charset":       {"Seuls les lettres minuscules sans accent, les chiffres et le tiret sont possibles ; {detail} ne l'est pas.", "Only lowercase letters without accents, digits and the hyphen are possible; {detail} is not."},
+	"slug.confusable":    {"Le caractère {detail} ressemble à une lettre latine mais n'en est pas une. Une adresse qui en imite une autre ne peut pas être acceptée : tapez-la avec un clavier français ou anglais.", "The character {detail} looks like a Latin letter but is not one. An address that imitates another cannot be accepted: please type it with a French or English keyboard."},
+	"slug.hyphen":        {"Le tiret ne peut être ni au début, ni à la fin, ni doublé.", "A hyphen cannot come first, last, or twice in a row."},
+	"slug.reserved":      {"Cette adresse est réservée au service ; choisissez-en une autre.", "This address is kept for the service; please choose another."},
+	"slug.taken":         {"Cette adresse est déjà prise par un autre espace ou une demande en cours ; choisissez-en une autre.", "This address is already taken by another space or an open application; please choose another."},
+	"slug.normalised":    {"Les adresses s'écrivent en minuscules, sans accents ni espaces : nous proposons « {slug} ». Vérifiez-la puis envoyez à nouveau.", "Addresses are written in lowercase, without accents or spaces: we suggest \"{slug}\". Check it, then send again."},
+	"err.reply_required": {"Écrivez votre réponse avant de l'envoyer.", "Please write your answer before sending it."},
+
+	"status.title":            {"Suivi de votre demande", "Your application"},
+	"status.reference":        {"Demande n° {id}", "Application no. {id}"},
+	"status.submitted_on":     {"envoyée le {date}", "sent on {date}"},
+	"status.keep":             {"Gardez l'adresse de cette page pour vous : elle donne accès à votre demande sans mot de passe.", "Keep this page's address to yourself: it opens your application without a password."},
+	"state.pending":           {"En attente d'examen", "Waiting for review"},
+	"state.needs_info":        {"Nous attendons votre réponse", "Waiting for your answer"},
+	"state.approved":          {"Acceptée", "Accepted"},
+	"state.rejected":          {"Non retenue", "Not accepted"},
+	"state.withdrawn":         {"Retirée", "Withdrawn"},
+	"state.pending.help":      {"Une personne de l'équipe de modération va lire votre demande. Vous recevrez un e-mail à chaque étape.", "Someone from the moderation team will read your application. You will get an email at each step."},
+	"state.needs_info.help":   {"Nous avons une question : répondez ci-dessous, et l'examen de votre demande reprendra.", "We have a question: answer below, and the review of your application will resume."},
+	"state.approved.help":     {"Votre demande est acceptée et votre espace est créé. Vous recevrez un e-mail quand il sera prêt.", "Your application is accepted and your space is created. You will get an email when it is ready."},
+	"state.rejected.help":     {"Votre demande n'a pas été retenue, pour la raison suivante :", "Your application was not accepted, for this reason:"},
+	"state.withdrawn.help":    {"Vous avez retiré cette demande ; elle ne sera pas examinée.", "You withdrew this application; it will not be reviewed."},
+	"status.erased":           {"Les données de cette demande seront effacées le {date}.", "The data of this application will be erased on {date}."},
+	"status.space":            {"Votre espace", "Your space"},
+	"status.space.address":    {"Adresse", "Address"},
+	"status.space.state":      {"État", "State"},
+	"status.space.position":   {"Position dans la file de préparation : {n}", "Place in the preparation queue: {n}"},
+	"space.queued":            {"En attente de préparation", "Waiting to be prepared"},
+	"space.provisioning":      {"En préparation", "Being prepared"},
+	"space.active":            {"Prêt", "Ready"},
+	"space.suspended":         {"Suspendu", "Suspended"},
+	"space.deleting":          {"En cours de suppression", "Being deleted"},
+	"space.deleted":           {"Supprimé", "Deleted"},
+	"space.failed":            {"Préparation interrompue ; l'équipe est prévenue et va la relancer", "Preparation interrupted; the team knows and will restart it"},
+	"status.details":          {"Ce que vous avez envoyé", "What you sent"},
+	"status.history":          {"Historique", "History"},
+	"status.conversation":     {"Échanges", "Messages"},
+	"status.reply.title":      {"Répondre à l'équipe", "Answer the team"},
+	"status.reply.submit":     {"Envoyer la réponse", "Send the answer"},
+	"status.withdraw.summary": {"Retirer ma demande", "Withdraw my application"},
+	"status.withdraw.text":    {"Une demande retirée n'est pas examinée ; vous pourrez en envoyer une nouvelle plus tard.", "A withdrawn application is not reviewed; you may send a new one later."},
+	"status.withdraw.submit":  {"Retirer définitivement ma demande", "Withdraw my application for good"},
+	"done.submitted":          {"Votre demande est envoyée. Un e-mail part vers {email} avec l'adresse de cette page.", "Your application is sent. An email is on its way to {email} with this page's address."},
+	"done.reply":              {"Votre réponse est envoyée : votre demande reprend sa place dans la file.", "Your answer is sent: your application goes back to its place in the queue."},
+	"done.withdraw":           {"Votre demande est retirée.", "Your application is withdrawn."},
+	"status.moved":            {"Cette demande a changé entre-temps ; voici son état actuel.", "This application changed meanwhile; here is where it stands now."},
+	"msg.moderator":           {"L'équipe de modération", "The moderation team"},
+	"msg.applicant":           {"Vous", "You"},
+	"msg.applicant.mod":       {"L'association", "The association"},
+
+	"history.application.submit":   {"Demande envoyée", "Application sent"},
+	"history.application.ask_info": {"L'équipe a posé une question", "The team asked a question"},
+	"history.application.reply":    {"Réponse envoyée", "Answer sent"},
+	"history.application.approve":  {"Demande acceptée", "Application accepted"},
+	"history.application.reject":   {"Demande non retenue", "Application not accepted"},
+	"history.application.withdraw": {"Demande retirée", "Application withdrawn"},
+	"history.application.link":     {"Nouveau lien de suivi envoyé", "New status link sent"},
+	"history.application.claim":    {"Prise en charge", "Claimed"},
+	"history.application.release":  {"Libérée", "Released"},
+	"history.space.create":         {"Espace créé, en attente de préparation", "Space created, waiting to be prepared"},
+	"history.space.provisioning":   {"Préparation commencée", "Preparation started"},
+	"history.space.active":         {"Espace prêt", "Space ready"},
+	"history.space.failed":         {"Préparation interrompue", "Preparation interrupted"},
+	"history.space.queued":         {"De nouveau en attente de préparation", "Waiting to be prepared again"},
+	"history.space.suspended":      {"Espace suspendu", "Space suspended"},
+	"history.space.deleting":       {"Suppression demandée", "Deletion requested"},
+	"history.space.deleted":        {"Espace supprimé", "Space deleted"},
+
+	"lost.title":  {"Retrouver ma demande", "Find my application"},
+	"lost.intro":  {"Indiquez l'adresse e-mail donnée dans votre demande : nous y enverrons un nouveau lien vers votre page de suivi. L'ancien lien cessera de fonctionner.", "Give the email address you used in your application: we will send a new link to your status page there. The old link will stop working."},
+	"lost.submit": {"Envoyer un nouveau lien", "Send a new link"},
+	"lost.sent":   {"Si une demande utilise cette adresse, un nouveau lien vient d'y être envoyé. Pensez à regarder dans les indésirables.", "If an application uses this address, a new link has just been sent there. Remember to look in your spam folder."},
+
+	"error.title":         {"Une erreur est survenue", "Something went wrong"},
+	"error.text":          {"Nous n'avons pas pu traiter votre demande. L'erreur est notée de notre côté ; réessayez dans un moment. Référence : {ref}", "We could not handle your request. The error is logged on our side; please try again in a moment. Reference: {ref}"},
+	"error.notfound":      {"Page introuvable", "Page not found"},
+	"error.notfound.text": {"Cette adresse ne mène à rien. Vérifiez qu'elle est complète.", "This address leads nowhere. Check that it is complete."},
+	"error.badlink":       {"Ce lien ne fonctionne pas", "This link does not work"},
+	"error.badlink.text":  {"Le lien est peut-être incomplet, ou un lien plus récent l'a remplacé. Les demandes refusées ou retirées sont effacées au bout de {days} jours.", "The link may be incomplete, or a newer link replaced it. Rejected or withdrawn applications are erased after {days} days."},
+	"error.csrf":          {"Le formulaire a expiré", "The form has expired"},
+	"error.csrf.text":     {"Pour votre sécurité, ce formulaire n'est plus valable et rien n'a été enregistré. Revenez en arrière, rechargez la page, puis envoyez à nouveau.", "For your safety this form is no longer valid and nothing was saved. Go back, reload the page, then send again."},
+	"error.toolarge":      {"Ce formulaire est trop volumineux", "This form is too large"},
+	"error.toolarge.text": {"Raccourcissez vos textes puis envoyez à nouveau.", "Please shorten your texts, then send again."},
+	"error.ratelimited":   {"Trop de tentatives", "Too many attempts"},
+	"error.home":          {"Retour à l'accueil", "Back to the home page"},
+
+	"login.title":       {"Connexion de l'équipe de modération", "Moderation team login"},
+	"login.submit":      {"Se connecter", "Log in"},
+	"login.failed":      {"Adresse e-mail ou mot de passe incorrect.", "Wrong email address or password."},
+	"login.ratelimited": {"Trop de tentatives de connexion depuis votre réseau. Attendez une minute.", "Too many login attempts from your network. Please wait a minute."},
+	"login.expired":     {"Votre session a pris fin : reconnectez-vous.", "Your session has ended: please log in again."},
+
+	"queue.title":          {"Demandes", "Applications"},
+	"queue.counts":         {"Nombre de demandes par état", "Applications by state"},
+	"queue.all":            {"Toutes", "All"},
+	"queue.state":          {"État", "State"},
+	"queue.claimed":        {"Prise en charge", "Claim"},
+	"queue.claimed.any":    {"Peu importe", "Any"},
+	"queue.claimed.mine":   {"Par moi", "Mine"},
+	"queue.claimed.free":   {"Libres", "Unclaimed"},
+	"queue.search":         {"Rechercher", "Search"},
+	"queue.search.hint":    {"Nom, adresse, RNA/SIREN ou e-mail", "Name, address, RNA/SIREN or email"},
+	"queue.filter":         {"Filtrer", "Filter"},
+	"queue.empty":          {"Aucune demande ne correspond.", "No application matches."},
+	"queue.next":           {"Page suivante", "Next page"},
+	"queue.first":          {"Première page", "First page"},
+	"queue.order.asc":      {"Les plus anciennes d'abord.", "Oldest first."},
+	"queue.order.desc":     {"Les plus récentes d'abord.", "Newest first."},
+	"col.ref":              {"N°", "No."},
+	"col.association":      {"Association", "Association"},
+	"col.slug":             {"Adresse", "Address"},
+	"col.legal_id":         {"RNA/SIREN", "RNA/SIREN"},
+	"col.submitted":        {"Reçue le", "Received"},
+	"col.state":            {"État", "State"},
+	"col.claim":            {"Prise en charge", "Claim"},
+	"claim.by":             {"{name}, jusqu'à {time}", "{name}, until {time}"},
+	"claim.none":           {"libre", "unclaimed"},
+	"detail.title":         {"Demande n° {id}", "Application no. {id}"},
+	"detail.back":          {"Retour aux demandes", "Back to the applications"},
+	"detail.fields":        {"La demande", "The application"},
+	"detail.submitted":     {"Reçue le", "Received"},
+	"detail.locale":        {"Langue", "Language"},
+	"detail.space":         {"Espace", "Space"},
+	"detail.duplicates":    {"Doublons possibles", "Possible duplicates"},
+	"detail.dup.none":      {"Aucune autre demande avec le même identifiant, la même adresse e-mail ou un nom proche.", "No other application with the same identifier, email address or a similar name."},
+	"dup.same_legal_id":    {"même RNA/SIREN", "same RNA/SIREN"},
+	"dup.same_email":       {"même e-mail", "same email"},
+	"dup.similar_name":     {"nom proche", "similar name"},
+	"detail.history":       {"Historique", "History"},
+	"detail.decide":        {"Décider", "Decide"},
+	"detail.claimed.you":   {"Vous vous occupez de cette demande jusqu'à {time}.", "You are working on this application until {time}."},
+	"detail.claimed.other": {"{name} s'occupe de cette demande jusqu'à {time}.", "{name} is working on this application until {time}."},
+	"detail.closed":        {"Cette demande est close : {state}.", "This application is closed: {state}."},
+	"action.claim":         {"Prendre en charge", "Claim"},
+	"action.release":       {"Libérer", "Release"},
+	"action.approve":       {"Accepter et créer l'espace", "Approve and create the space"},
+	"action.approve.help":  {"L'espace {address} sera créé avec {storage} et {accounts} comptes, puis préparé.", "The space {address} will be created with {storage} and {accounts} accounts, then prepared."},
+	"action.reject":        {"Refuser", "Reject"},
+	"action.ask":           {"Demander des précisions", "Ask for more information"},
+	"done.claim":           {"Demande prise en charge.", "Application claimed."},
+	"done.release":         {"Demande libérée.", "Application released."},
+	"done.approve":         {"Demande acceptée : l'espace est créé et sa préparation est lancée.", "Application approved: the space is created and its preparation started."},
+	"done.reject":          {"Demande refusée ; l'association est prévenue.", "Application rejected; the association has been told."},
+	"done.ask":             {"Question envoyée à l'association.", "Question sent to the association."},
+	"done.reason":          {"Motif enregistré.", "Reason saved."},
+	"err.claimed":          {"{name} s'occupe de cette demande jusqu'à {time}.", "{name} is working on this application until {time}."},
+	"err.decided":          {"Cette demande a changé entre-temps : elle est maintenant « {state} ».", "This application changed meanwhile: it is now \"{state}\"."},
+	"err.slug_in_use":      {"Un espace porte déjà l'adresse {slug}. Refusez la demande ou demandez une autre adresse.", "A space already has the address {slug}. Reject the application or ask for another address."},
+	"err.question":         {"Écrivez la question (4000 caractères au plus).", "Write the question (at most 4000 characters)."},
+	"err.reason":           {"Choisissez un motif.", "Pick a reason."},
+	"err.reason_fields":    {"Un motif a besoin d'un titre (120 caractères au plus) et de ses deux textes (4000 au plus).", "A reason needs a title (at most 120 characters) and both texts (at most 4000)."},
+	"reasons.title":        {"Motifs de refus", "Rejection reasons"},
+	"reasons.intro":        {"On choisit parmi ces motifs en refusant une demande ; le texte part vers l'association dans sa langue.", "These are the reasons to pick from when rejecting; the text goes to the association in its language."},
+	"reasons.new":          {"Nouveau motif", "New reason"},
+	"reasons.edit":         {"Modifier", "Edit"},
+	"reasons.save":         {"Enregistrer", "Save"},
+	"reasons.archived":     {"archivé", "archived"},
+	"actor.applicant":      {"l'association", "the association"},
+	"actor.system":         {"le service", "the service"},
+	"actor.unknown":        {"modérateur n° {id}", "moderator no. {id}"},
+
+	"month.1": {"janvier", "January"}, "month.2": {"février", "February"}, "month.3": {"mars", "March"},
+	"month.4": {"avril", "April"}, "month.5": {"mai", "May"}, "month.6": {"juin", "June"},
+	"month.7": {"juillet", "July"}, "month.8": {"août", "August"}, "month.9": {"septembre", "September"},
+	"month.10": {"octobre", "October"}, "month.11": {"novembre", "November"}, "month.12": {"décembre", "December"},
+	"date.format":     {"{day} {month} {year}", "{month} {day}, {year}"},
+	"datetime.format": {"{date} à {time}", "{date} at {time}"},
+}
+
+// translate returns the sentence for key in lang with {name} arguments filled from pairs
+// (name, value, name, value…). An unknown key shows as [[key]], which tests look for.
+func translate(lang, key string, pairs ...any) string {
+	e, ok := catalog[key]
+	if !ok {
+		return "[[" + key + "]]"
+	}
+	s := e[0]
+	if lang == "en" {
+		s = e[1]
+	}
+	if len(pairs) == 0 {
+		return s
+	}
+	repl := make([]string, 0, len(pairs))
+	for i := 0; i+1 < len(pairs); i += 2 {
+		repl = append(repl, "{"+fmt.Sprint(pairs[i])+"}", fmt.Sprint(pairs[i+1]))
+	}
+	return strings.NewReplacer(repl...).Replace(s)
+}
+
+// formatDate writes a date the way each language does: 2 janvier 2026, January 2, 2026.
+func formatDate(lang string, t time.Time) string {
+	return translate(lang, "date.format", "day", t.Day(), "month", translate(lang, fmt.Sprintf("month.%d", int(t.Month()))), "year", t.Year())
+}
+
+// formatDateTime writes a date and time: 2 janvier 2026 à 14:05.
+func formatDateTime(lang string, t time.Time) string {
+	return translate(lang, "datetime.format", "date", formatDate(lang, t), "time", t.Format("15:04"))
+}
+
+type langKey struct{}
+
+// langFrom returns the request's language, set by the language middleware.
+func langFrom(ctx context.Context) string {
+	if l, ok := ctx.Value(langKey{}).(string); ok {
+		return l
+	}
+	return "fr"
+}
+
+// pickLang chooses the language: ?lang= (remembered in a cookie), then the cookie, then the
+// browser's Accept-Language, then French.
+func (h *handler) pickLang(w http.ResponseWriter, r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
+		http.SetCookie(w, &http.Cookie{Name: "lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
+			Secure: h.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		return l
+	}
+	if c, err := r.Cookie("lang"); err == nil && (c.Value == "fr" || c.Value == "en") {
+		return c.Value
+	}
+	if al := r.Header.Get("Accept-Language"); al != "" {
+		tags, _, err := language.ParseAcceptLanguage(al)
+		if err == nil && len(tags) > 0 {
+			_, idx, conf := langMatcher.Match(tags...)
+			if conf != language.No {
+				return languages[idx]
+			}
+		}
+	}
+	return "fr"
+}

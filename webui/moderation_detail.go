@@ -1,0 +1,205 @@
+package webui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assospaces/spaces/tenants"
+)
+
+// timeNow is the clock claims are read against.
+var timeNow = time.Now
+
+// auditLine is one entry of an application's history as moderators see it.
+type auditLine struct {
+	At     time.Time
+	Actor  string
+	Action string
+	From   string
+	To     string
+	Detail string
+}
+
+// detailPage is the data of one application's page for moderators.
+type detailPage struct {
+	page
+	App            tenants.Application
+	Space          *tenants.Space
+	SpaceURL       string
+	Duplicates     []tenants.Duplicate
+	History        []auditLine
+	Messages       []tenants.Message
+	Reasons        []tenants.RejectionReason
+	Limits         string
+	Error          string
+	Question       string
+	Note           string
+	ReasonID       int64
+	ClaimedByMe    bool
+	ClaimedByOther bool
+}
+
+// applicationID reads the {id} of the path; false means the response is written.
+func (h *handler) applicationID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.notFound(w, r)
+		return 0, false
+	}
+	return id, true
+}
+
+// applicationDetail shows every field of an application, possible duplicates, its history and
+// the decision forms.
+func (h *handler) applicationDetail(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.applicationID(w, r)
+	if !ok {
+		return
+	}
+	h.renderDetail(w, r, http.StatusOK, id, nil)
+}
+
+func (h *handler) renderDetail(w http.ResponseWriter, r *http.Request, status int, id int64, fill func(*detailPage)) {
+	ctx := r.Context()
+	a, err := tenants.GetApplication(ctx, h.Pool, id)
+	if errors.Is(err, tenants.ErrNotFound) {
+		h.notFound(w, r)
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	m, _ := moderatorFrom(ctx)
+	now := timeNow()
+	p := detailPage{page: h.newPage(r), App: a, ClaimedByMe: a.ClaimLive(now) && a.ClaimedBy == m.ID,
+		ClaimedByOther: a.ClaimedByOther(m.ID, now)}
+	p.Limits = p.T("action.approve.help", "address", h.spaceAddress(a.Slug), "storage", sizeOf(h.DefaultLimits.StorageBytes),
+		"accounts", h.DefaultLimits.Accounts)
+	if done := r.URL.Query().Get("done"); done != "" {
+		if _, ok := catalog["done."+done]; ok {
+			p.Notice = p.T("done." + done)
+		}
+	}
+	if p.Duplicates, err = tenants.PossibleDuplicates(ctx, h.Pool, a); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	if p.Messages, err = tenants.ApplicationMessages(ctx, h.Pool, a.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	if p.Reasons, err = tenants.ListRejectionReasons(ctx, h.Pool, false); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	trail, err := tenants.AuditTrail(ctx, h.Pool, "application", a.ID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	if a.SpaceID != 0 {
+		s, err := tenants.GetSpace(ctx, h.Pool, a.SpaceID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		p.Space, p.SpaceURL = &s, h.spaceAddress(s.Slug)
+		more, err := tenants.AuditTrail(ctx, h.Pool, "space", s.ID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		trail = append(trail, more...)
+	}
+	names, err := h.moderatorNames(r)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	for _, e := range trail {
+		line := auditLine{At: e.At, Actor: p.actorName(e.Actor, names), Action: e.Action, From: e.FromState, To: e.ToState}
+		var parts []string
+		for k, v := range e.Detail {
+			parts = append(parts, fmt.Sprintf("%s: %v", k, v))
+		}
+		line.Detail = strings.Join(parts, ", ")
+		p.History = append(p.History, line)
+	}
+	if fill != nil {
+		fill(&p)
+	}
+	h.render(w, r, status, "detail", p)
+}
+
+// moderatorNames maps moderator ids to display names, for histories.
+func (h *handler) moderatorNames(r *http.Request) (map[int64]string, error) {
+	ms, err := tenants.ListModerators(r.Context(), h.Pool)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(ms))
+	for _, m := range ms {
+		out[m.ID] = m.DisplayName
+	}
+	return out, nil
+}
+
+// actorName words an audit actor for people.
+func (p page) actorName(a tenants.Actor, names map[int64]string) string {
+	s := string(a)
+	if rest, ok := strings.CutPrefix(s, "moderator:"); ok {
+		id, _ := strconv.ParseInt(rest, 10, 64)
+		if n, ok := names[id]; ok {
+			return n
+		}
+		return p.T("actor.unknown", "id", rest)
+	}
+	if a == tenants.ActorApplicant {
+		return p.T("actor.applicant")
+	}
+	if strings.HasPrefix(s, "system") {
+		return p.T("actor.system") + " (" + s + ")"
+	}
+	return s
+}
+
+// decisionFailed re-renders the application with what stopped a decision, or logs a real error.
+func (h *handler) decisionFailed(w http.ResponseWriter, r *http.Request, id int64, err error, fill func(*detailPage)) {
+	var claimed *tenants.ClaimedError
+	key, args := "", []any{}
+	switch {
+	case errors.As(err, &claimed):
+		key, args = "err.claimed", []any{"name", claimed.By, "time", claimed.Until.In(h.location).Format("15:04")}
+	case errors.Is(err, tenants.ErrInvalidApplicationTransition):
+		a, gerr := tenants.GetApplication(r.Context(), h.Pool, id)
+		if gerr != nil {
+			h.serverError(w, r, gerr)
+			return
+		}
+		key, args = "err.decided", []any{"state", translate(langFrom(r.Context()), "state."+string(a.State))}
+	case errors.Is(err, tenants.ErrSlugTaken):
+		key = "err.slug_in_use"
+	case errors.Is(err, tenants.ErrNotFound):
+		h.notFound(w, r)
+		return
+	default:
+		h.serverError(w, r, err)
+		return
+	}
+	h.renderDetail(w, r, http.StatusConflict, id, func(p *detailPage) {
+		if key == "err.slug_in_use" {
+			args = []any{"slug", p.App.Slug}
+		}
+		p.Error = p.T(key, args...)
+		if fill != nil {
+			fill(p)
+		}
+	})
+}
+
+func sizeOf(b int64) string { return templateFuncs["size"].(func(int64) string)(b) }

@@ -1,0 +1,126 @@
+package webui
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/assospaces/spaces/tenants"
+)
+
+// historyItem is one line of an application's history as the applicant sees it.
+type historyItem struct {
+	At   time.Time
+	Text string
+}
+
+// statusPage is the data of the applicant's status page.
+type statusPage struct {
+	page
+	Token      string
+	App        tenants.Application
+	Space      *tenants.Space
+	SpaceURL   string
+	QueuePos   int
+	History    []historyItem
+	Messages   []tenants.Message
+	ErasedOn   time.Time
+	Reply      string
+	ReplyError string
+}
+
+// loadStatus finds the application of the token in the path, answering a bad link itself.
+func (h *handler) loadStatus(w http.ResponseWriter, r *http.Request) (tenants.Application, string, bool) {
+	token := r.PathValue("token")
+	if !strings.HasPrefix(token, statusTokenPrefix) || len(token) > 100 {
+		h.badStatusLink(w, r)
+		return tenants.Application{}, "", false
+	}
+	a, err := tenants.GetApplicationByToken(r.Context(), h.Pool, token)
+	if errors.Is(err, tenants.ErrNotFound) {
+		h.badStatusLink(w, r)
+		return tenants.Application{}, "", false
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return tenants.Application{}, "", false
+	}
+	return a, token, true
+}
+
+func (h *handler) badStatusLink(w http.ResponseWriter, r *http.Request) {
+	p := h.newPage(r)
+	h.showError(w, r, http.StatusNotFound, "error.badlink", p.T("error.badlink.text", "days", int(h.Retention.Hours()/24)))
+}
+
+// statusShow shows an application's state, history and conversation to its applicant, with the
+// forms to answer a question or withdraw.
+func (h *handler) statusShow(w http.ResponseWriter, r *http.Request) {
+	a, token, ok := h.loadStatus(w, r)
+	if !ok {
+		return
+	}
+	h.renderStatus(w, r, http.StatusOK, a, token, nil)
+}
+
+func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status int, a tenants.Application, token string, fill func(*statusPage)) {
+	ctx := r.Context()
+	p := statusPage{page: h.newPage(r), Token: token, App: a}
+	w.Header().Set("X-Robots-Tag", "noindex, nofollow")
+	switch done := r.URL.Query().Get("done"); done {
+	case "submitted":
+		p.Notice = p.T("done.submitted", "email", a.ContactEmail)
+	case "reply", "withdraw":
+		p.Notice = p.T("done." + done)
+	case "moved":
+		p.Notice = p.T("status.moved")
+	}
+	trail, err := tenants.AuditTrail(ctx, h.Pool, "application", a.ID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	if a.SpaceID != 0 {
+		s, err := tenants.GetSpace(ctx, h.Pool, a.SpaceID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		p.Space = &s
+		p.SpaceURL = h.spaceAddress(s.Slug)
+		if s.State == tenants.SpaceQueued {
+			if p.QueuePos, err = tenants.QueuePosition(ctx, h.Pool, s.ID); err != nil {
+				h.serverError(w, r, err)
+				return
+			}
+		}
+		spaceTrail, err := tenants.AuditTrail(ctx, h.Pool, "space", s.ID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		trail = append(trail, spaceTrail...)
+	}
+	for _, e := range trail {
+		key := "history." + e.Action
+		if e.Action == "application.claim" || e.Action == "application.release" {
+			continue // moderators' bookkeeping, not news for the applicant
+		}
+		if _, ok := catalog[key]; !ok {
+			continue
+		}
+		p.History = append(p.History, historyItem{At: e.At, Text: p.T(key)})
+	}
+	if p.Messages, err = tenants.ApplicationMessages(ctx, h.Pool, a.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	if a.State == tenants.AppRejected || a.State == tenants.AppWithdrawn {
+		p.ErasedOn = a.StateChangedAt.Add(h.Retention)
+	}
+	if fill != nil {
+		fill(&p)
+	}
+	h.render(w, r, status, "status", p)
+}
