@@ -55,8 +55,22 @@ func New(tb testing.TB) (*pgxpool.Pool, string) {
 	if templateErr != nil {
 		tb.Fatalf("prepare template database: %v", templateErr)
 	}
+	return create(tb, admin, "TEMPLATE "+templateName)
+}
+
+// Empty creates a fresh database with no schema at all, for tests of migrations themselves.
+func Empty(tb testing.TB) (*pgxpool.Pool, string) {
+	tb.Helper()
+	return create(tb, ServerURL(tb), "")
+}
+
+// create makes a database with the given CREATE DATABASE options, connects a pool to it, and
+// drops it when the test ends.
+func create(tb testing.TB, admin, options string) (*pgxpool.Pool, string) {
+	tb.Helper()
+	ctx := context.Background()
 	name := "test_" + randomHex(8)
-	if err := adminExec(ctx, admin, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateName)); err != nil {
+	if err := adminExec(ctx, admin, fmt.Sprintf(`CREATE DATABASE %s %s`, name, options)); err != nil {
 		tb.Fatalf("create test database: %v", err)
 	}
 	dbURL := WithDatabase(tb, admin, name)
@@ -71,27 +85,6 @@ func New(tb testing.TB) (*pgxpool.Pool, string) {
 		if err := adminExec(ctx, admin, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
 			tb.Logf("drop test database %s: %v", name, err)
 		}
-	})
-	return pool, dbURL
-}
-
-// Empty creates a fresh database with no schema at all, for tests of migrations themselves.
-func Empty(tb testing.TB) (*pgxpool.Pool, string) {
-	tb.Helper()
-	admin := ServerURL(tb)
-	ctx := context.Background()
-	name := "test_" + randomHex(8)
-	if err := adminExec(ctx, admin, `CREATE DATABASE `+name); err != nil {
-		tb.Fatalf("create test database: %v", err)
-	}
-	dbURL := WithDatabase(tb, admin, name)
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		tb.Fatalf("connect to test database: %v", err)
-	}
-	tb.Cleanup(func() {
-		pool.Close()
-		_ = adminExec(context.Background(), admin, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
 	})
 	return pool, dbURL
 }

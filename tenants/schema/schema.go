@@ -89,15 +89,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire connection: %w", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockID); err != nil {
-		return fmt.Errorf("take migration lock: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID) //nolint:errcheck
+	return withLock(ctx, pool, func(conn *pgxpool.Conn) error { return migrate(ctx, pool, conn, migrations, logger) })
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, migrations []Migration, logger *slog.Logger) error {
 
 	// River's migrator does not serialise concurrent runs itself; our lock does.
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: logger})
@@ -158,15 +153,10 @@ func Rollback(ctx context.Context, pool *pgxpool.Pool, target int, logger *slog.
 	if err != nil {
 		return err
 	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire connection: %w", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockID); err != nil {
-		return fmt.Errorf("take migration lock: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID) //nolint:errcheck
+	return withLock(ctx, pool, func(conn *pgxpool.Conn) error { return rollback(ctx, conn, migrations, target, logger) })
+}
+
+func rollback(ctx context.Context, conn *pgxpool.Conn, migrations []Migration, target int, logger *slog.Logger) error {
 	applied, err := appliedVersions(ctx, conn.Conn())
 	if err != nil {
 		return err
@@ -192,6 +182,21 @@ func Rollback(ctx context.Context, pool *pgxpool.Pool, target int, logger *slog.
 		logger.InfoContext(ctx, "undid migration", "version", m.Version, "name", m.Name)
 	}
 	return nil
+}
+
+// withLock runs fn on one connection holding the migration lock, so that concurrent migrators
+// (two servers starting at once) take turns.
+func withLock(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgxpool.Conn) error) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockID); err != nil {
+		return fmt.Errorf("take migration lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID) //nolint:errcheck
+	return fn(conn)
 }
 
 // Pending lists the migrations not yet applied; an up-to-date database gives none.
