@@ -9,7 +9,7 @@ import (
 
 // CountedStates are the states that take room under the capacity ceiling: a space holds its
 // place from the moment its provisioning starts until it is deleted. Queued spaces wait for
-// room; failed ones give their place back (their retry queues them again, at the end).
+// room; failed ones give their place back (a retry queues them again at their place in approval order).
 var CountedStates = []SpaceState{SpaceProvisioning, SpaceActive, SpaceSuspended, SpaceDeleting}
 
 // admissionLock serialises admissions, so that two workers cannot both take the last place.

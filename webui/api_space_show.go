@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -20,15 +21,24 @@ func (h *handler) spaceView(r *http.Request, slug string) (apiSpaceView, error) 
 	if err != nil {
 		return apiSpaceView{}, err
 	}
-	v := apiSpaceView{Space: s}
-	if s.State == tenants.SpaceQueued {
-		st, err := tenants.SpaceQueueStatus(r.Context(), h.Pool, s.ID, h.Capacity)
-		if err != nil {
-			return apiSpaceView{}, err
-		}
-		v.Queue = &st
+	q, err := h.queueStatus(r.Context(), s)
+	if err != nil {
+		return apiSpaceView{}, err
 	}
-	return v, nil
+	return apiSpaceView{Space: s, Queue: q}, nil
+}
+
+// queueStatus is a queued space's place in the queue under the capacity ceiling; nil for a space
+// in any other state. The API, the moderators' page and the applicant's status page share it.
+func (h *handler) queueStatus(ctx context.Context, s tenants.Space) (*tenants.QueueStatus, error) {
+	if s.State != tenants.SpaceQueued {
+		return nil, nil
+	}
+	st, err := tenants.SpaceQueueStatus(ctx, h.Pool, s.ID, h.Capacity)
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
 }
 
 // apiSpaceShow is GET /api/v1/spaces/{slug}.

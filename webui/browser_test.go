@@ -30,8 +30,8 @@ func chromiumPath(t *testing.T) string {
 
 // TestBrowserApplyAndModerate is a person's whole path in headless Chromium: fill the form,
 // meet a field error, correct it, submit, follow the link of the received mail, then a
-// moderator logs in and approves, and the applicant's page changes. It saves screenshots for
-// the README.
+// moderator logs in and approves, and the applicant's page changes. It takes screenshots on every
+// run; with SPACES_UPDATE_SCREENSHOTS=1 it writes them over the README's in testdata/screenshots.
 func TestBrowserApplyAndModerate(t *testing.T) {
 	exec := chromiumPath(t)
 	mail, err := smtptest.Start("127.0.0.1:0", smtptest.Options{})
@@ -44,7 +44,10 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 		"correct horse battery staple", tenants.ActorSystem); err != nil {
 		t.Fatal(err)
 	}
-	shots := filepath.Join("testdata", "screenshots")
+	shots := t.TempDir()
+	if os.Getenv("SPACES_UPDATE_SCREENSHOTS") == "1" {
+		shots = filepath.Join("testdata", "screenshots")
+	}
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,8 @@ type testEnv struct {
 
 type envOptions struct {
 	applyPerHour int
+	// capacity is the ceiling of spaces provisioning or running at once (0: none).
+	capacity int
 	// mail, when set, runs River's mail worker against this SMTP server.
 	mail *smtptest.Server
 }
@@ -100,7 +102,7 @@ func newTestEnv(t testing.TB, o envOptions) *testEnv {
 		o.applyPerHour = 1000
 	}
 	h, err := New(Options{Pool: pool, Jobs: jc, Logger: logger, PublicURL: pub, BaseDomain: "spaces.test",
-		DefaultLimits: quota.DefaultLimits, ApplyPerHour: o.applyPerHour, SecretKey: key, Retention: 90 * 24 * time.Hour})
+		DefaultLimits: quota.DefaultLimits, Capacity: o.capacity, ApplyPerHour: o.applyPerHour, SecretKey: key, Retention: 90 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ type detailPage struct {
 	App            tenants.Application
 	Space          *tenants.Space
 	SpaceURL       string
+	SpaceQueue     *tenants.QueueStatus // the space's place in the queue, while it is queued
 	Duplicates     []tenants.Duplicate
 	History        []auditLine
 	Messages       []tenants.Message
@@ -109,6 +110,10 @@ func (h *handler) renderDetail(w http.ResponseWriter, r *http.Request, status in
 			return
 		}
 		p.Space, p.SpaceURL = &s, h.spaceAddress(s.Slug)
+		if p.SpaceQueue, err = h.queueStatus(ctx, s); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
 		more, err := tenants.AuditTrail(ctx, h.Pool, "space", s.ID)
 		if err != nil {
 			h.serverError(w, r, err)

@@ -28,6 +28,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /moderation/applications/{id}/approve", h.requireModerator(h.approve))
 	mux.HandleFunc("POST /moderation/applications/{id}/reject", h.requireModerator(h.reject))
 	mux.HandleFunc("POST /moderation/applications/{id}/ask", h.requireModerator(h.ask))
+	mux.HandleFunc("POST /moderation/applications/{id}/retry", h.requireModerator(h.retrySpace))
 	mux.HandleFunc("GET /moderation/reasons", h.requireModerator(h.reasons))
 	mux.HandleFunc("POST /moderation/reasons", h.requireModerator(h.reasonSave))
 

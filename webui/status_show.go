@@ -22,7 +22,7 @@ type statusPage struct {
 	App        tenants.Application
 	Space      *tenants.Space
 	SpaceURL   string
-	QueuePos   int
+	SpaceText  string // where the space is, in plain words; never its internal failure reason
 	History    []historyItem
 	Messages   []tenants.Message
 	ErasedOn   time.Time
@@ -89,12 +89,12 @@ func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status in
 		}
 		p.Space = &s
 		p.SpaceURL = h.spaceAddress(s.Slug)
-		if s.State == tenants.SpaceQueued {
-			if p.QueuePos, err = tenants.QueuePosition(ctx, h.Pool, s.ID); err != nil {
-				h.serverError(w, r, err)
-				return
-			}
+		q, err := h.queueStatus(ctx, s)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
 		}
+		p.SpaceText = spaceText(p.page, s, q)
 		spaceTrail, err := tenants.AuditTrail(ctx, h.Pool, "space", s.ID)
 		if err != nil {
 			h.serverError(w, r, err)
@@ -123,4 +123,25 @@ func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status in
 		fill(&p)
 	}
 	h.render(w, r, status, "status", p)
+}
+
+// spaceText says where an approved application's space is, for its applicant: how many spaces
+// wait before it when the capacity ceiling holds it back, or that it is being prepared, ready,
+// suspended… A failure is told as a problem the team will fix, without its internal reason.
+func spaceText(p page, s tenants.Space, q *tenants.QueueStatus) string {
+	switch s.State {
+	case tenants.SpaceQueued:
+		switch {
+		case q == nil || !q.WaitingForRoom:
+			return p.T("status.space.queued.soon")
+		case q.Position <= 1:
+			return p.T("status.space.queued.next")
+		default:
+			return p.T("status.space.queued.waiting", "n", q.Position-1)
+		}
+	case tenants.SpaceProvisioning, tenants.SpaceActive, tenants.SpaceSuspended, tenants.SpaceDeleting,
+		tenants.SpaceDeleted, tenants.SpaceFailed:
+		return p.T("status.space." + string(s.State) + ".text")
+	}
+	return ""
 }
