@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -185,6 +186,8 @@ type QueueFilter struct {
 	// State selects one state; empty selects every state.
 	State ApplicationState
 	// Query searches names and slugs (substring, any case), legal identifiers and emails (exact).
+	// A query without three letters or digits in a row ("42", "a b") matches names and slugs
+	// that start with it: a substring that short cannot be searched through an index.
 	Query string
 	// Claimed is "mine", "unclaimed" or empty for any; mine uses ModeratorID.
 	Claimed     string
@@ -207,60 +210,167 @@ type QueuePage struct {
 }
 
 // ListApplications lists applications for the queue with keyset pagination on id.
+//
+// A listing without a search reads the (state, id) or primary key index in order. A search finds
+// its matches through the indexes (trigrams or prefixes of name and slug, btree on identifier and
+// email) and sorts them; a query matching too many for that walks the listing in order instead,
+// where matches are dense. Both give the page the plain filtered listing would.
 func ListApplications(ctx context.Context, db DB, f QueueFilter) (QueuePage, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
+	order := "ASC"
+	if f.Descending() {
+		order = "DESC"
+	}
+	var b queueSQL
+	if strings.TrimSpace(f.Query) == "" {
+		items, err := collectApplications(ctx, db, `SELECT `+applicationColumns+applicationFrom+` WHERE `+b.filters(f)+
+			` ORDER BY a.id `+order+` LIMIT `+b.arg(f.Limit+1), b.args...)
+		if err != nil {
+			return QueuePage{}, fmt.Errorf("list applications: %w", err)
+		}
+		page := QueuePage{Items: items}
+		if len(items) > f.Limit {
+			page.Items = items[:f.Limit]
+			page.Next = page.Items[f.Limit-1].ID
+		}
+		return page, nil
+	}
+	ids, err := searchApplicationIDs(ctx, db, f, order)
+	if err != nil {
+		return QueuePage{}, fmt.Errorf("list applications: %w", err)
+	}
+	var page QueuePage
+	if len(ids) > f.Limit {
+		ids = ids[:f.Limit]
+		page.Next = ids[f.Limit-1]
+	}
+	if len(ids) == 0 {
+		return page, nil
+	}
+	// The rows are read again with the conditions: one that changed meanwhile is left out.
+	page.Items, err = collectApplications(ctx, db, `SELECT `+applicationColumns+applicationFrom+` WHERE a.id = ANY(`+
+		b.arg(ids)+`) AND `+b.filters(f)+` AND `+b.match(f.Query)+` ORDER BY a.id `+order, b.args...)
+	if err != nil {
+		return QueuePage{}, fmt.Errorf("list applications: %w", err)
+	}
+	return page, nil
+}
+
+// searchCandidates is how many matches a search sorts at most. A query matching more is common
+// enough (one in fifty of 100,000) for a walk of the listing in order to fill a page soon.
+const searchCandidates = 2000
+
+// searchApplicationIDs returns the ids of the first f.Limit+1 applications of the listing that
+// match f.Query, in the listing's order. Each query is planned with its own values
+// (QueryExecModeExec): a cached generic plan cannot tell a rare name from a common word, and
+// the prefix indexes only serve a pattern the planner sees.
+func searchApplicationIDs(ctx context.Context, db DB, f QueueFilter, order string) ([]int64, error) {
+	// The matches, from the trigram and btree indexes, unless there are more than searchCandidates.
+	// The CTE keeps the planner from walking the whole listing in order for a rare name.
+	b := queueSQL{args: []any{pgx.QueryExecModeExec}}
+	var found int
+	var ids []int64
+	err := db.QueryRow(ctx, `WITH hits AS MATERIALIZED (
+			SELECT a.id FROM applications a WHERE `+b.match(f.Query)+` AND `+b.filters(f)+` LIMIT `+b.arg(searchCandidates+1)+`)
+		SELECT count(*), coalesce((array_agg(id ORDER BY id `+order+`))[:`+b.arg(f.Limit+1)+`], '{}') FROM hits`,
+		b.args...).Scan(&found, &ids)
+	if err != nil || found <= searchCandidates {
+		return ids, err
+	}
+	b = queueSQL{args: []any{pgx.QueryExecModeExec}}
+	rows, err := db.Query(ctx, `SELECT a.id FROM applications a WHERE `+b.match(f.Query)+` AND `+b.filters(f)+
+		` ORDER BY a.id `+order+` LIMIT `+b.arg(f.Limit+1), b.args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+func collectApplications(ctx context.Context, db DB, sql string, args ...any) ([]Application, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Application, error) { return scanApplication(r) })
+}
+
+// queueSQL builds the conditions of a queue query and collects their arguments.
+type queueSQL struct {
+	args []any
+	n    int
+}
+
+func (b *queueSQL) arg(v any) string {
+	b.args = append(b.args, v)
+	b.n++
+	return fmt.Sprintf("$%d", b.n)
+}
+
+// filters is the condition on state, claim and keyset cursor.
+func (b *queueSQL) filters(f QueueFilter) string {
 	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	if f.State != "" {
-		where = append(where, "a.state = "+arg(string(f.State)))
+		where = append(where, "a.state = "+b.arg(string(f.State)))
 	}
 	switch f.Claimed {
 	case "mine":
-		where = append(where, "a.claimed_by = "+arg(f.ModeratorID)+" AND a.claim_expires_at > now()")
+		where = append(where, "a.claimed_by = "+b.arg(f.ModeratorID)+" AND a.claim_expires_at > now()")
 	case "unclaimed":
 		where = append(where, "(a.claimed_by IS NULL OR a.claim_expires_at <= now())")
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		conds := []string{"a.association_name ILIKE " + arg("%"+escapeLike(q)+"%"),
-			"a.slug ILIKE " + arg("%"+escapeLike(strings.ToLower(q))+"%")}
-		if id, err := NormalizeLegalID(q); err == nil {
-			conds = append(conds, "a.legal_id = "+arg(id))
-		}
-		if strings.Contains(q, "@") {
-			conds = append(conds, "lower(a.contact_email) = lower("+arg(q)+")")
-		}
-		where = append(where, "("+strings.Join(conds, " OR ")+")")
-	}
-	order := "ASC"
-	after := f.After
 	if f.Descending() {
-		order = "DESC"
+		after := f.After
 		if after == 0 {
 			after = math.MaxInt64
 		}
-		where = append(where, "a.id < "+arg(after))
+		where = append(where, "a.id < "+b.arg(after))
 	} else {
-		where = append(where, "a.id > "+arg(after))
+		where = append(where, "a.id > "+b.arg(f.After))
 	}
-	q := `SELECT ` + applicationColumns + applicationFrom + ` WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY a.id ` + order + ` LIMIT ` + arg(f.Limit+1)
-	rows, err := db.Query(ctx, q, args...)
-	if err != nil {
-		return QueuePage{}, fmt.Errorf("list applications: %w", err)
+	return strings.Join(where, " AND ")
+}
+
+// match is the condition of a search: name or slug containing the query, in any case, or the
+// same legal identifier or email. Containing needs the trigram indexes, which need a word of at
+// least three letters or digits in the query; a shorter query ("42", "a b") matches names and
+// slugs that start with it instead, through their prefix indexes.
+func (b *queueSQL) match(query string) string {
+	q := strings.TrimSpace(query)
+	var conds []string
+	if hasTrigram(q) {
+		conds = []string{"a.association_name ILIKE " + b.arg("%"+escapeLike(q)+"%"),
+			"a.slug ILIKE " + b.arg("%"+escapeLike(strings.ToLower(q))+"%")}
+	} else {
+		// ILIKE lowers both sides, as these do: lower(name) is what the prefix index holds, and
+		// slugs are lower case. The planner folds lower() of a constant to use the index.
+		p := b.arg(escapeLike(q) + "%")
+		conds = []string{"lower(a.association_name) LIKE lower(" + p + ")", "a.slug LIKE lower(" + p + ")"}
 	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Application, error) { return scanApplication(r) })
-	if err != nil {
-		return QueuePage{}, fmt.Errorf("list applications: %w", err)
+	if id, err := NormalizeLegalID(q); err == nil {
+		conds = append(conds, "a.legal_id = "+b.arg(id))
 	}
-	page := QueuePage{Items: items}
-	if len(items) > f.Limit {
-		page.Items = items[:f.Limit]
-		page.Next = page.Items[f.Limit-1].ID
+	if strings.Contains(q, "@") {
+		conds = append(conds, "lower(a.contact_email) = lower("+b.arg(q)+")")
 	}
-	return page, nil
+	return "(" + strings.Join(conds, " OR ") + ")"
+}
+
+// hasTrigram tells whether q holds a run of three letters or digits, from which pg_trgm takes
+// the trigrams its index is searched with.
+func hasTrigram(q string) bool {
+	run := 0
+	for _, r := range q {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if run++; run == 3 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 func escapeLike(s string) string {

@@ -1,0 +1,4 @@
+DROP INDEX applications_claimed_idx;
+DROP INDEX applications_slug_prefix_idx;
+DROP INDEX applications_name_prefix_idx;
+DROP INDEX applications_state_count_idx;
