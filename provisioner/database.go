@@ -21,6 +21,14 @@ import (
 // makes a crash harmless: a role left by an earlier pass, whatever password it was given, ends
 // up with the stored one.
 func (p *Provisioner) ensureDatabase(ctx context.Context, s tenants.Space, password string) error {
+	if p.dbSlots != nil {
+		select {
+		case p.dbSlots <- struct{}{}:
+			defer func() { <-p.dbSlots }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	name := DatabaseName(s.Slug)
 	ident := pgx.Identifier{name}.Sanitize()
 	// The password travels as a SCRAM verifier, never in clear: statement logs on the tenant
@@ -33,14 +41,20 @@ func (p *Provisioner) ensureDatabase(ctx context.Context, s tenants.Space, passw
 	if err := p.tenant.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&roleExists); err != nil {
 		return fmt.Errorf("look up role %s: %w", name, err)
 	}
+	created := false
 	if !roleExists {
 		_, err := p.tenant.Exec(ctx, fmt.Sprintf(`CREATE ROLE %s LOGIN CONNECTION LIMIT 30 PASSWORD %s`, ident, quoteLiteral(verifier)))
-		if err != nil && !isPgCode(err, "42710") { // duplicate_object: a concurrent pass made it
+		switch {
+		case err == nil:
+			created = true // with the stored password already
+		case !isPgCode(err, "42710"): // duplicate_object: a concurrent pass made it
 			return fmt.Errorf("create role %s: %w", name, err)
 		}
 	}
-	if _, err := p.tenant.Exec(ctx, fmt.Sprintf(`ALTER ROLE %s WITH LOGIN PASSWORD %s`, ident, quoteLiteral(verifier))); err != nil {
-		return fmt.Errorf("set password of role %s: %w", name, err)
+	if !created {
+		if _, err := p.tenant.Exec(ctx, fmt.Sprintf(`ALTER ROLE %s WITH LOGIN PASSWORD %s`, ident, quoteLiteral(verifier))); err != nil {
+			return fmt.Errorf("set password of role %s: %w", name, err)
+		}
 	}
 
 	var dbExists bool

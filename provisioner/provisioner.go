@@ -129,7 +129,14 @@ type Provisioner struct {
 	now     func() time.Time
 	closeDB bool
 	watch   *watcher
+	// dbSlots bounds the passes creating roles and databases at once: the tenant server is shared
+	// by every space, and many CREATE DATABASE at once only make each slower.
+	dbSlots chan struct{}
 }
+
+// databaseConcurrency is how many passes may run the database step at once, no more than the
+// tenant pool's connections.
+const databaseConcurrency = 8
 
 // New builds a provisioner on the service database db and Nomad n, connecting to the tenant
 // database server.
@@ -158,6 +165,7 @@ func New(ctx context.Context, cfg Config, db tenants.DB, n Nomad, logger *slog.L
 		cfg: cfg, db: db, tenant: pool, dbHost: u.Hostname(), dbPort: port, nomad: n,
 		http:   &http.Client{Timeout: 30 * time.Second},
 		logger: logger, now: time.Now, closeDB: true, watch: newWatcher(n, logger),
+		dbSlots: make(chan struct{}, databaseConcurrency),
 	}, nil
 }
 

@@ -131,7 +131,11 @@ func (s *Server) Install(ctx context.Context, adminUser, adminPassword string, t
 	admin := &User{ID: adminUser, DisplayName: adminUser, PasswordHash: string(hash), Enabled: true,
 		Quota: "default", Groups: []string{"admin"}, LastLogin: time.Now()}
 	// A half-finished earlier install may have created the admin already.
-	if err := s.store.createUser(ctx, admin, 0); err != nil && !errors.Is(err, errUserExists) {
+	switch err := s.store.createUser(ctx, admin, 0); {
+	case err == nil:
+		// The hash was made from this password just now: the first login need not verify it again.
+		s.rememberVerified(adminUser, adminPassword, admin.PasswordHash)
+	case !errors.Is(err, errUserExists):
 		return fmt.Errorf("standin: install: %w", err)
 	}
 	if err := s.ensureHome(adminUser); err != nil {
@@ -330,8 +334,7 @@ func (s *Server) authenticate(r *http.Request) *User {
 	if !u.Enabled {
 		return nil
 	}
-	sum := sha256.Sum256([]byte(pass))
-	key := u.ID + "\x00" + hex.EncodeToString(sum[:])
+	key := verifiedKey(u.ID, pass)
 	if cached, ok := s.verified.Load(key); !ok || subtle.ConstantTimeCompare([]byte(cached.(string)), []byte(u.PasswordHash)) != 1 {
 		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pass)) != nil {
 			return nil
@@ -340,6 +343,18 @@ func (s *Server) authenticate(r *http.Request) *User {
 	}
 	s.recordLogin(r.Context(), u)
 	return u
+}
+
+// verifiedKey is the key of the verified cache: the user and a SHA-256 of the password.
+func verifiedKey(uid, password string) string {
+	sum := sha256.Sum256([]byte(password))
+	return uid + "\x00" + hex.EncodeToString(sum[:])
+}
+
+// rememberVerified records that password matches hash, which was just made from it. An entry
+// only counts while the user's stored hash is still that one, so a password change invalidates it.
+func (s *Server) rememberVerified(uid, password, hash string) {
+	s.verified.Store(verifiedKey(uid, password), hash)
 }
 
 func (s *Server) recordLogin(ctx context.Context, u *User) {
