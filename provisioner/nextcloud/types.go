@@ -46,16 +46,9 @@ type Int64 int64
 
 // UnmarshalJSON accepts an integer, a float, a numeric string, "none", "" or null.
 func (n *Int64) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		*n = 0
-		return nil
-	}
-	s := string(b)
-	if b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, err := scalarText(b)
+	if err != nil {
+		return err
 	}
 	v, err := parseInt64(s)
 	if err != nil {
@@ -88,16 +81,9 @@ type Float64 float64
 
 // UnmarshalJSON accepts a number, a numeric string, "" or null.
 func (f *Float64) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		*f = 0
-		return nil
-	}
-	s := string(b)
-	if b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, err := scalarText(b)
+	if err != nil {
+		return err
 	}
 	if strings.TrimSpace(s) == "" {
 		*f = 0
@@ -109,6 +95,21 @@ func (f *Float64) UnmarshalJSON(b []byte) error {
 	}
 	*f = Float64(v)
 	return nil
+}
+
+// scalarText is a JSON scalar as text: a string's content, or a number's literal; "" for null.
+func scalarText(b []byte) (string, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return "", nil
+	}
+	s := string(b)
+	if b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return "", err
+		}
+	}
+	return s, nil
 }
 
 // Bool is a JSON boolean that may also come as 1/0 or "1"/""/"true"/"false" (XML renders true as 1).
