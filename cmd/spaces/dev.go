@@ -38,7 +38,8 @@ func newDevCommand() *cobra.Command {
 		Long: `dev starts a private PostgreSQL cluster and a Nomad dev agent (data in --dir), applies the
 migrations, seeds a moderator account and an operator API token, and serves the web UI with the
 dev jobspec (raw_exec running the Nextcloud stand-in). Ctrl-C stops everything it started and keeps
-the data for next time; Nomad's dev agent keeps no jobs, and the reconciler registers them again.`,
+the data for next time. Nomad's dev agent keeps no jobs: spaces that were active before a restart
+have no running job until a reconciler registers them again (not built yet).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)

@@ -35,7 +35,7 @@ var serveSettings = []string{
 func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the web UI, the JSON API, the job workers and the reconciler",
+		Short: "Run the web UI, the JSON API and the job workers (provisioning, mail, purge)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
