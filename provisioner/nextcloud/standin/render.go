@@ -83,27 +83,24 @@ func writeXML(b *bytes.Buffer, name string, v any, depth int) {
 	switch t := v.(type) {
 	case nil:
 		fmt.Fprintf(b, "%s<%s/>\n", indent, name)
-	case obj:
-		if len(t) == 0 {
+	case obj, list:
+		// An object's children are its fields; a list's are <element>s, as Nextcloud writes them.
+		var children obj
+		if o, ok := t.(obj); ok {
+			children = o
+		} else {
+			for _, item := range t.(list) {
+				children = append(children, field{K: "element", V: item})
+			}
+		}
+		if len(children) == 0 {
 			fmt.Fprintf(b, "%s<%s/>\n", indent, name)
 			return
 		}
 		open()
 		b.WriteByte('\n')
-		for _, f := range t {
+		for _, f := range children {
 			writeXML(b, f.K, f.V, depth+1)
-		}
-		b.WriteString(indent)
-		closeTag()
-	case list:
-		if len(t) == 0 {
-			fmt.Fprintf(b, "%s<%s/>\n", indent, name)
-			return
-		}
-		open()
-		b.WriteByte('\n')
-		for _, item := range t {
-			writeXML(b, "element", item, depth+1)
 		}
 		b.WriteString(indent)
 		closeTag()
