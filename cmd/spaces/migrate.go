@@ -42,6 +42,6 @@ func newMigrateCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&down, "down-to", "", "undo our migrations above this number instead (River's schema is kept)")
-	bindConfig(cmd, "SPACES_DATABASE_URL", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT")
+	bindConfig(cmd, databaseSettings...)
 	return cmd
 }

@@ -21,22 +21,6 @@ func cliActor() tenants.Actor {
 	return tenants.Actor("cli:" + name)
 }
 
-// withDatabase runs fn with a connected pool, for commands that read settings SPACES_DATABASE_URL and logging.
-func withDatabase(fn func(cmd *cobra.Command, args []string, cfg *Config, db tenants.DB) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		cfg, err := loadConfig(cmd)
-		if err != nil {
-			return err
-		}
-		pool, err := openDatabase(cmd.Context(), cfg, newLogger(cfg))
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		return fn(cmd, args, cfg, pool)
-	}
-}
-
 func newModeratorCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "moderator", Short: "Manage moderator accounts"}
 
@@ -78,7 +62,7 @@ func newModeratorCommand() *cobra.Command {
 	}
 	add.Flags().StringVar(&name, "name", "", "display name (default: the part of the email before @)")
 	add.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
-	bindConfig(add, "SPACES_DATABASE_URL", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT")
+	bindConfig(add, databaseSettings...)
 
 	disable := &cobra.Command{
 		Use:   "disable EMAIL",
@@ -93,7 +77,7 @@ func newModeratorCommand() *cobra.Command {
 			return err
 		}),
 	}
-	bindConfig(disable, "SPACES_DATABASE_URL", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT")
+	bindConfig(disable, databaseSettings...)
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -116,7 +100,7 @@ func newModeratorCommand() *cobra.Command {
 			return tw.Flush()
 		}),
 	}
-	bindConfig(list, "SPACES_DATABASE_URL", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT")
+	bindConfig(list, databaseSettings...)
 
 	cmd.AddCommand(add, disable, list)
 	return cmd

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+
+	"github.com/assospaces/spaces/tenants"
 )
 
 // usageError is a command used wrongly (a bad flag value, a missing argument); exit code 2.
@@ -37,6 +39,26 @@ func newRootCommand() *cobra.Command {
 		newSpaceCommand(),
 	)
 	return root
+}
+
+// databaseSettings are the settings of the commands that work on the database directly.
+var databaseSettings = []string{"SPACES_DATABASE_URL", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT"}
+
+// withDatabase runs fn with a connected pool, for the commands that work on the database directly
+// (bound with databaseSettings).
+func withDatabase(fn func(cmd *cobra.Command, args []string, cfg *Config, db tenants.DB) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		cfg, err := loadConfig(cmd)
+		if err != nil {
+			return err
+		}
+		pool, err := openDatabase(cmd.Context(), cfg, newLogger(cfg))
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return fn(cmd, args, cfg, pool)
+	}
 }
 
 // openDatabase connects to the service database and checks that it answers.

@@ -24,7 +24,7 @@ func newTokenCommand() *cobra.Command {
 			return err
 		}),
 	}
-	bindConfig(create, "SPACES_DATABASE_URL", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT")
+	bindConfig(create, databaseSettings...)
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke an API token",
@@ -41,7 +41,7 @@ func newTokenCommand() *cobra.Command {
 			return err
 		}),
 	}
-	bindConfig(revoke, "SPACES_DATABASE_URL", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT")
+	bindConfig(revoke, databaseSettings...)
 	cmd.AddCommand(create, revoke)
 	return cmd
 }
