@@ -137,13 +137,14 @@ func (n *Nomad) nodeReady(ctx context.Context) bool {
 	return false
 }
 
-// Stop stops every job (so that raw_exec tasks do not outlive the agent), then interrupts the agent
-// and waits for it to leave; a dev agent keeps no state between runs.
+// Stop stops every job (so that raw_exec tasks do not outlive the agent), then interrupts the
+// agent and waits for it to leave; a dev agent keeps no state between runs. What still outlives
+// it is reaped (see reapUnder).
 func (n *Nomad) Stop() error {
 	if n.cmd == nil || n.cmd.Process == nil {
 		return nil
 	}
-	n.stopJobs(20 * time.Second)
+	n.stopJobs(60 * time.Second)
 	_ = n.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-n.done:
@@ -151,10 +152,11 @@ func (n *Nomad) Stop() error {
 		_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
 		<-n.done
 	}
-	return nil
+	return reapUnder(n.Dir)
 }
 
-// stopJobs deregisters every job and waits until no allocation is still running.
+// stopJobs deregisters every job and waits until no allocation is still running. Jobs are not
+// purged: their allocations must stay listed for the wait to see them stop.
 func (n *Nomad) stopJobs(limit time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -164,7 +166,7 @@ func (n *Nomad) stopJobs(limit time.Duration) {
 	}
 	for _, j := range jobs {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete,
-			fmt.Sprintf("%s/v1/job/%s?purge=true&namespace=%s", n.Addr(), url.PathEscape(j.ID), url.QueryEscape(j.Namespace)), nil)
+			fmt.Sprintf("%s/v1/job/%s?namespace=%s", n.Addr(), url.PathEscape(j.ID), url.QueryEscape(j.Namespace)), nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
 		}
