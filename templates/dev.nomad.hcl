@@ -116,6 +116,16 @@ job [[ hcl .JobID ]] {
         EOT
       }
 
+      # Nextcloud's hashingCost at bcrypt's lowest, as Nextcloud's own test setup has it: here a
+      # hundred stand-ins hash passwords on two cores. Production keeps Nextcloud's default.
+      template {
+        destination = "local/config/dev.config.json"
+        change_mode = "noop"
+        data        = <<-EOT
+        {"hashingCost": 4}
+        EOT
+      }
+
       resources {
         cpu    = [[ .CPU ]]
         memory = [[ .MemoryMB ]]

@@ -10,8 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // UserLimitMessage is Nextcloud core's hint when the user limit is reached (OC\Support\Subscription\Assertion).
@@ -379,11 +377,11 @@ func (s *Server) addUser(r *http.Request, current *User) ocsReply {
 	if msg := validateUID(uid); msg != "" {
 		return ocsReply{Code: 101, Message: msg}
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	hash, err := s.passwordHash(password)
 	if err != nil {
 		return s.internal(r, err)
 	}
-	u := &User{ID: uid, DisplayName: uid, Email: email, PasswordHash: string(hash), Enabled: true,
+	u := &User{ID: uid, DisplayName: uid, Email: email, PasswordHash: hash, Enabled: true,
 		Quota: "default", Groups: groups}
 	switch err := s.store.createUser(ctx, u, limit); {
 	case errors.Is(err, errUserLimit):
@@ -456,11 +454,11 @@ func (s *Server) applyField(r *http.Request, uid, key, value string) ocsReply {
 		if len([]rune(value)) < minPasswordLength {
 			return ocsReply{Code: 107, Message: "Password needs to be at least " + strconv.Itoa(minPasswordLength) + " characters long."}
 		}
-		hash, herr := bcrypt.GenerateFromPassword([]byte(value), s.cost)
+		hash, herr := s.passwordHash(value)
 		if herr != nil {
 			return s.internal(r, herr)
 		}
-		err = s.store.setUserField(ctx, uid, "password", string(hash))
+		err = s.store.setUserField(ctx, uid, "password", hash)
 	default:
 		return ocsReply{Code: 113}
 	}

@@ -42,16 +42,12 @@ const (
 type Config struct {
 	// Pool is the tenant's database. Required.
 	Pool *pgxpool.Pool
-	// Schema holds the stand-in's tables; default "public".
-	Schema string
 	// DataDir holds users' files (<DataDir>/<user>/files). Required.
 	DataDir string
 	// ConfigDir holds config.json and *.config.json. Required.
 	ConfigDir string
 	// Logger receives request and install logs; default slog.Default().
 	Logger *slog.Logger
-	// BcryptCost for new password hashes; default bcrypt.DefaultCost.
-	BcryptCost int
 }
 
 // Server is one stand-in instance. It is an http.Handler; its exported methods are the occ
@@ -61,7 +57,6 @@ type Server struct {
 	conf    *SystemConfig
 	dataDir string
 	log     *slog.Logger
-	cost    int
 
 	// verified caches successful password checks (bcrypt is slow by design): key is
 	// uid + sha256(password), value the hash that was checked.
@@ -77,14 +72,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("standin: no data directory")
 	}
-	if cfg.Schema == "" {
-		cfg.Schema = "public"
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.BcryptCost == 0 {
-		cfg.BcryptCost = bcrypt.DefaultCost
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("standin: create data directory: %w", err)
@@ -93,8 +82,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("standin: %w", err)
 	}
-	s := &Server{store: &store{pool: cfg.Pool, schema: cfg.Schema}, conf: conf, dataDir: cfg.DataDir,
-		log: cfg.Logger, cost: cfg.BcryptCost}
+	s := &Server{store: &store{pool: cfg.Pool, schema: "public"}, conf: conf, dataDir: cfg.DataDir,
+		log: cfg.Logger}
 	if err := s.store.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("standin: %w", err)
 	}
@@ -124,11 +113,11 @@ func (s *Server) Install(ctx context.Context, adminUser, adminPassword string, t
 	if _, err := s.store.createGroup(ctx, "admin"); err != nil {
 		return fmt.Errorf("standin: install: %w", err)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(adminPassword), s.cost)
+	hash, err := s.passwordHash(adminPassword)
 	if err != nil {
 		return fmt.Errorf("standin: install: hash password: %w", err)
 	}
-	admin := &User{ID: adminUser, DisplayName: adminUser, PasswordHash: string(hash), Enabled: true,
+	admin := &User{ID: adminUser, DisplayName: adminUser, PasswordHash: hash, Enabled: true,
 		Quota: "default", Groups: []string{"admin"}, LastLogin: time.Now()}
 	// A half-finished earlier install may have created the admin already.
 	switch err := s.store.createUser(ctx, admin, 0); {
@@ -343,6 +332,15 @@ func (s *Server) authenticate(r *http.Request) *User {
 	}
 	s.recordLogin(r.Context(), u)
 	return u
+}
+
+// passwordHash hashes a new password as Nextcloud's bcrypt hasher does: at the cost the system
+// config's hashingCost names (Nextcloud's default 10 when unset), within bcrypt's bounds. Existing
+// hashes keep the cost they were made with.
+func (s *Server) passwordHash(password string) (string, error) {
+	cost := min(max(s.conf.Int("hashingCost", bcrypt.DefaultCost), bcrypt.MinCost), bcrypt.MaxCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	return string(hash), err
 }
 
 // verifiedKey is the key of the verified cache: the user and a SHA-256 of the password.
