@@ -55,11 +55,37 @@ func New(cfg Config) (*Client, error) {
 		cfg.Namespace = "default"
 	}
 	c.Namespace = cfg.Namespace
+	if strings.HasPrefix(c.Address, "http") {
+		hc, err := pooledHTTPClient(c.TLSConfig)
+		if err != nil {
+			return nil, fmt.Errorf("nomad client: %w", err)
+		}
+		c.HttpClient = hc
+	}
 	a, err := api.NewClient(c)
 	if err != nil {
 		return nil, fmt.Errorf("nomad client: %w", err)
 	}
 	return &Client{api: a, namespace: cfg.Namespace, region: cfg.Region}, nil
+}
+
+// maxConns bounds this process's connections to Nomad. A burst of provisioning passes then waits
+// here for a connection, instead of going past Nomad's limit of concurrent connections from one
+// address (http_max_conns_per_client, 100 by default, answered 429); and the connections stay
+// open for reuse rather than being dialled again for each call, as the api package's default pool
+// of GOMAXPROCS+1 idle connections would have it.
+const maxConns = 32
+
+func pooledHTTPClient(tlsConfig *api.TLSConfig) (*http.Client, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxConnsPerHost = maxConns
+	t.MaxIdleConnsPerHost = maxConns
+	t.ForceAttemptHTTP2 = false // as the api package: its streaming endpoints want HTTP/1
+	hc := &http.Client{Transport: t}
+	if err := api.ConfigureTLS(hc, tlsConfig); err != nil {
+		return nil, err
+	}
+	return hc, nil
 }
 
 // API exposes the underlying client, for tests and benchmarks that compare with raw calls.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,5 +142,30 @@ func TestJobLifecycle(t *testing.T) {
 	}
 	if err := c.DeregisterJob(ctx, id, true); err != nil {
 		t.Fatalf("deregister twice: %v", err)
+	}
+}
+
+// A burst of calls, more than Nomad takes at once from one address (http_max_conns_per_client,
+// 100 by default), waits for the client's connections instead of being refused with 429. Each
+// call here is a blocking query that holds its connection for a moment.
+func TestBurstWaitsForConnections(t *testing.T) {
+	ctx := context.Background()
+	c := client(t)
+	jobID := "space-burst" + suffix()
+	var wg sync.WaitGroup
+	errs := make(chan error, 150)
+	for range 150 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := c.Allocations(ctx, jobID, 1<<40, 300*time.Millisecond); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
