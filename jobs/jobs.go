@@ -73,11 +73,13 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 			// (River wants it no shorter than its default job timeout of a minute.)
 			cfg.RescueStuckJobsAfter = max(ProvisionJobTimeout(deps.Provisioner)+15*time.Second, time.Minute)
 		}
-		// A provisioning pass mostly waits for Nomad and holds no connection while it does (one
-		// event stream serves every pass); more passes at once only make spaces contend for CPU.
+		// A provisioning pass mostly waits for Nomad to report the space healthy, holding neither
+		// a connection nor CPU meanwhile (one event stream serves every pass): a burst of
+		// approvals runs at once, so Nomad places them together. The steps that load a shared
+		// server bound themselves (the tenant database step runs 8 at a time).
 		cfg.Queues = map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: 10},
-			QueueProvision: {MaxWorkers: 20},
+			QueueProvision: {MaxWorkers: 100},
 			QueueMail:      {MaxWorkers: 5},
 		}
 	}
