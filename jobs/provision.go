@@ -147,14 +147,19 @@ func (w *ProvisionWorker) ready(ctx context.Context, tx pgx.Tx, r provisioner.Re
 // AdmitWorker starts the spaces that should be provisioning (see AdmitSpacesArgs).
 type AdmitWorker struct {
 	river.WorkerDefaults[AdmitSpacesArgs]
-	Pool     *pgxpool.Pool
-	Capacity int
+	Pool *pgxpool.Pool
+	// Ceiling is the capacity ceiling now (see provisioner.Provisioner.Ceiling).
+	Ceiling func(context.Context) (int, error)
 }
 
 // Work enqueues a provisioning job for each space to start; spaces with one already are skipped
 // by the job's uniqueness.
 func (w *AdmitWorker) Work(ctx context.Context, _ *river.Job[AdmitSpacesArgs]) error {
-	ids, err := tenants.SpacesToStart(ctx, w.Pool, w.Capacity, 1000)
+	ceiling, err := w.Ceiling(ctx)
+	if err != nil {
+		return err
+	}
+	ids, err := tenants.SpacesToStart(ctx, w.Pool, ceiling, 1000)
 	if err != nil {
 		return err
 	}
@@ -180,7 +185,7 @@ func init() {
 			PublicURL: deps.PublicURL, Logger: logger}); err != nil {
 			return nil, err
 		}
-		if err := river.AddWorkerSafely(w, &AdmitWorker{Pool: deps.Pool, Capacity: deps.Provisioner.Capacity()}); err != nil {
+		if err := river.AddWorkerSafely(w, &AdmitWorker{Pool: deps.Pool, Ceiling: deps.Provisioner.Ceiling}); err != nil {
 			return nil, err
 		}
 		return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(admitInterval),

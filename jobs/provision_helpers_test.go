@@ -127,6 +127,9 @@ type envOptions struct {
 	nomadAddr   string // default NOMAD_ADDR
 	templateDir string
 	capacity    int
+	// capacityFromNomad, cpu and memoryMB: the ceiling from Nomad's nodes, for a space of that size.
+	capacityFromNomad bool
+	cpu, memoryMB     int
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -149,7 +152,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	logger := testLogger(t)
 	prov, err := provisioner.New(ctx, provisioner.Config{
 		BaseDomain: testDomain, Template: templates.Dev, Templates: set, StandinBin: standinBin(t),
-		TenantDatabaseURL: admin, Capacity: o.capacity, HealthTimeout: 2 * time.Minute,
+		TenantDatabaseURL: admin, Capacity: o.capacity, CapacityFromNomad: o.capacityFromNomad,
+		CPU: o.cpu, MemoryMB: o.memoryMB, HealthTimeout: 2 * time.Minute,
 	}, pool, nc, logger)
 	if err != nil {
 		t.Fatal(err)

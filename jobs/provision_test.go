@@ -169,6 +169,46 @@ func TestProvisionBrokenTemplateFails(t *testing.T) {
 	}
 }
 
+// With the ceiling read from Nomad, it is what the node offers divided by what the jobspec asks,
+// on whichever resource runs out first. Nothing is placed: the sizes are made up to fit 2 and 3.
+func TestCapacityFromNomadNodes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	nc, err := nomad.New(nomad.Config{Address: nomadAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := nc.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || nodes[0].NodeResources == nil {
+		t.Fatalf("want the one dev node with its resources: %v, %v", nodes, err)
+	}
+	n := nodes[0]
+	cpu := int(n.NodeResources.Cpu.CpuShares) - int(n.ReservedResources.Cpu.CpuShares)
+	mem := int(n.NodeResources.Memory.MemoryMB) - int(n.ReservedResources.Memory.MemoryMB)
+	for _, tt := range []struct {
+		name string
+		opts envOptions
+		want int
+	}{
+		{"memory runs out first", envOptions{cpu: 20, memoryMB: mem/3 + 1}, 2},
+		{"cpu runs out first", envOptions{cpu: cpu/4 + 1, memoryMB: 48}, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.capacityFromNomad = true
+			e := newEnv(t, tt.opts)
+			got, err := e.prov.Ceiling(ctx)
+			if err != nil || got != tt.want {
+				t.Errorf("Ceiling() = %d, %v; want %d", got, err, tt.want)
+			}
+		})
+	}
+	// Room for no space at all is an error, not "no ceiling".
+	e := newEnv(t, envOptions{capacityFromNomad: true, cpu: cpu + 1, memoryMB: 48})
+	if got, err := e.prov.Ceiling(ctx); err == nil {
+		t.Errorf("Ceiling() = %d with no room on any node, want an error", got)
+	}
+}
+
 func TestProvisionCapacityQueuesInApprovalOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{capacity: 1})

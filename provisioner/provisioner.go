@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
@@ -43,6 +44,7 @@ type Nomad interface {
 	Allocations(ctx context.Context, jobID string, waitIndex uint64, wait time.Duration) ([]*nomadapi.AllocationListStub, uint64, error)
 	Services(ctx context.Context, name string, waitIndex uint64, wait time.Duration) ([]*nomadapi.ServiceRegistration, uint64, error)
 	JobChanges(ctx context.Context) (<-chan string, error)
+	Nodes(ctx context.Context) ([]*nomadapi.NodeListStub, error)
 }
 
 var _ Nomad = (*nomad.Client)(nil)
@@ -64,8 +66,10 @@ type Config struct {
 	// TenantDatabaseURL names the server where each space gets its role and database; its host
 	// and port are also what the jobs connect to.
 	TenantDatabaseURL string
-	// Capacity is the most spaces taking room at once; 0 means no ceiling.
-	Capacity int
+	// Capacity is the most spaces taking room at once; 0 means no ceiling. With
+	// CapacityFromNomad, the ceiling is instead what the Nomad nodes can hold (see Ceiling).
+	Capacity          int
+	CapacityFromNomad bool
 	// HealthTimeout bounds one pass's wait for a healthy allocation and its service.
 	HealthTimeout time.Duration
 	// AdminUser is the Nextcloud administrator the provisioner logs in as.
@@ -132,6 +136,11 @@ type Provisioner struct {
 	// dbSlots bounds the passes creating roles and databases at once: the tenant server is shared
 	// by every space, and many CREATE DATABASE at once only make each slower.
 	dbSlots chan struct{}
+
+	ceilingMu sync.Mutex
+	ceiling   int
+	ceilingAt time.Time
+	fp        footprint // guarded by ceilingMu
 }
 
 // databaseConcurrency is how many passes may run the database step at once, no more than the
@@ -176,9 +185,6 @@ func (p *Provisioner) Close() {
 		p.tenant.Close()
 	}
 }
-
-// Capacity is the configured ceiling (0: none).
-func (p *Provisioner) Capacity() int { return p.cfg.Capacity }
 
 // HealthTimeout is how long one pass waits for a healthy allocation.
 func (p *Provisioner) HealthTimeout() time.Duration { return p.cfg.HealthTimeout }
@@ -280,7 +286,11 @@ func cond(typ string, ok bool, reason, msg string) tenants.Condition {
 // active and call ready in that transaction. An error means the pass should be retried (or,
 // when IsPermanent, that the space should fail).
 func (p *Provisioner) Provision(ctx context.Context, spaceID int64, ready ReadyFunc) (Outcome, error) {
-	s, adm, err := tenants.AdmitSpace(ctx, p.db, spaceID, p.cfg.Capacity, tenants.ActorReconciler)
+	ceiling, err := p.Ceiling(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s, adm, err := tenants.AdmitSpace(ctx, p.db, spaceID, ceiling, tenants.ActorReconciler)
 	if err != nil {
 		return 0, err
 	}

@@ -90,6 +90,9 @@ func (f *fakeNomad) Allocations(context.Context, string, uint64, time.Duration) 
 func (f *fakeNomad) Services(context.Context, string, uint64, time.Duration) ([]*nomadapi.ServiceRegistration, uint64, error) {
 	return nil, 0, nil
 }
+func (f *fakeNomad) Nodes(context.Context) ([]*nomadapi.NodeListStub, error) {
+	return nil, errors.New("unused")
+}
 func (f *fakeNomad) JobChanges(ctx context.Context) (<-chan string, error) {
 	ch := make(chan string)
 	go func() { <-ctx.Done(); close(ch) }()

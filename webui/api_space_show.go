@@ -34,7 +34,15 @@ func (h *handler) queueStatus(ctx context.Context, s tenants.Space) (*tenants.Qu
 	if s.State != tenants.SpaceQueued {
 		return nil, nil
 	}
-	st, err := tenants.SpaceQueueStatus(ctx, h.Pool, s.ID, h.Capacity)
+	ceiling := 0
+	if h.Ceiling != nil {
+		c, err := h.Ceiling(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ceiling = c
+	}
+	st, err := tenants.SpaceQueueStatus(ctx, h.Pool, s.ID, ceiling)
 	if err != nil {
 		return nil, err
 	}

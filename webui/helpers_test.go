@@ -102,7 +102,7 @@ func newTestEnv(t testing.TB, o envOptions) *testEnv {
 		o.applyPerHour = 1000
 	}
 	h, err := New(Options{Pool: pool, Jobs: jc, Logger: logger, PublicURL: pub, BaseDomain: "spaces.test",
-		DefaultLimits: quota.DefaultLimits, Capacity: o.capacity, ApplyPerHour: o.applyPerHour, SecretKey: key, Retention: 90 * 24 * time.Hour})
+		DefaultLimits: quota.DefaultLimits, Ceiling: func(context.Context) (int, error) { return o.capacity, nil }, ApplyPerHour: o.applyPerHour, SecretKey: key, Retention: 90 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 package webui
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -28,8 +29,9 @@ type Options struct {
 	PublicURL     *url.URL
 	BaseDomain    string
 	DefaultLimits quota.Limits
-	Capacity      int
-	ApplyPerHour  int
+	// Ceiling is the capacity ceiling now, 0 for none (provisioner.Provisioner.Ceiling); nil: none.
+	Ceiling      func(context.Context) (int, error)
+	ApplyPerHour int
 
 	// SecretKey is the service's secret key (SPACES_SECRET_KEY): it seals mail data and keys the
 	// CSRF and status-link derivations.

@@ -44,7 +44,9 @@ type Config struct {
 
 	DefaultLimits quota.Limits
 	// Capacity is the most spaces that may be provisioned or running at once; 0 means no ceiling.
-	Capacity int
+	// CapacityFromNomad: the ceiling is what the Nomad nodes can hold instead.
+	Capacity          int
+	CapacityFromNomad bool
 	// ProvisionTimeout is how long one provisioning pass waits for its space to be healthy.
 	ProvisionTimeout time.Duration
 
@@ -197,9 +199,16 @@ var settings = []setting{
 	{env: "SPACES_DEFAULT_ACCOUNTS", flag: "default-accounts", def: "50", form: "a whole number from 1",
 		help: "accounts a new space may have",
 		set:  func(c *Config, v string) (err error) { c.DefaultLimits.Accounts, err = positiveInt(v); return }},
-	{env: "SPACES_CAPACITY", flag: "capacity", def: "0", form: "a whole number, 0 for no ceiling",
-		help: "most spaces provisioned or running at once; past it approved spaces wait in approval order",
-		set:  func(c *Config, v string) (err error) { c.Capacity, err = nonNegativeInt(v); return }},
+	{env: "SPACES_CAPACITY", flag: "capacity", def: "0", form: "a whole number (0 for no ceiling) or nomad",
+		help: "most spaces provisioned or running at once, or nomad for what the eligible Nomad nodes can hold by the jobspec's CPU, memory and disk; past it approved spaces wait in approval order",
+		set: func(c *Config, v string) (err error) {
+			if c.CapacityFromNomad = v == "nomad"; c.CapacityFromNomad {
+				c.Capacity = 0
+				return nil
+			}
+			c.Capacity, err = nonNegativeInt(v)
+			return err
+		}},
 	{env: "SPACES_PROVISION_TIMEOUT", flag: "provision-timeout", def: "5m", form: "a Go duration such as 5m",
 		help: "how long one provisioning attempt waits for a space to be healthy before it is retried; a crashed server's attempt resumes about a minute after that",
 		set: func(c *Config, v string) error {

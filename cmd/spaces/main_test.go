@@ -53,6 +53,7 @@ func TestConfigErrorsExitTwoNamingTheSetting(t *testing.T) {
 		{"bad listen", []string{good, key, "SPACES_LISTEN=8080"}, []string{"serve"}, "SPACES_LISTEN"},
 		{"bad log level", []string{good, "SPACES_LOG_LEVEL=loud"}, []string{"migrate"}, "expected debug, info, warn or error"},
 		{"missing secret key", []string{good, "SPACES_SECRET_KEY="}, []string{"serve"}, "SPACES_SECRET_KEY"},
+		{"bad capacity", []string{good, key, "SPACES_CAPACITY=lots"}, []string{"serve"}, "expected a whole number (0 for no ceiling) or nomad"},
 		{"bad storage", []string{good, key, "SPACES_DEFAULT_STORAGE=lots"}, []string{"serve"}, "SPACES_DEFAULT_STORAGE"},
 		{"dev template without stand-in", []string{good, key, "SPACES_NOMAD_TEMPLATE=dev", "SPACES_STANDIN_BIN="}, []string{"serve"}, "SPACES_STANDIN_BIN"},
 		{"bad template name", []string{good, key, "SPACES_NOMAD_TEMPLATE=docker"}, []string{"serve"}, "must be production or dev"},

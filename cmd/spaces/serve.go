@@ -84,7 +84,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		PublicURL:      cfg.PublicURL,
 		BaseDomain:     cfg.BaseDomain,
 		DefaultLimits:  cfg.DefaultLimits,
-		Capacity:       cfg.Capacity,
+		Ceiling:        prov.Ceiling,
 		ApplyPerHour:   cfg.ApplyPerHour,
 		SecretKey:      cfg.SecretKey,
 		Retention:      cfg.Retention,
@@ -141,11 +141,12 @@ func newProvisioner(ctx context.Context, cfg *Config, pool *pgxpool.Pool, logger
 	p, err := provisioner.New(ctx, provisioner.Config{
 		BaseDomain: cfg.BaseDomain, Template: cfg.NomadTemplate, Templates: set, StandinBin: cfg.StandinBin,
 		Namespace: cfg.NomadNamespace, Region: cfg.NomadRegion, TenantDatabaseURL: cfg.TenantDatabaseURL,
-		Capacity: cfg.Capacity, HealthTimeout: cfg.ProvisionTimeout,
+		Capacity: cfg.Capacity, CapacityFromNomad: cfg.CapacityFromNomad, HealthTimeout: cfg.ProvisionTimeout,
 	}, pool, nc, logger)
 	if err != nil {
 		return nil, &ConfigError{Env: "SPACES_TENANT_DATABASE_URL", Flag: "tenant-database-url", Msg: err.Error()}
 	}
-	logger.InfoContext(ctx, "provisioner ready", "template", set.Origin(cfg.NomadTemplate), "nomad", cfg.NomadAddr, "capacity", cfg.Capacity)
+	logger.InfoContext(ctx, "provisioner ready", "template", set.Origin(cfg.NomadTemplate), "nomad", cfg.NomadAddr,
+		"capacity", cfg.Capacity, "capacity_from_nomad", cfg.CapacityFromNomad)
 	return p, nil
 }

@@ -160,6 +160,17 @@ func (c *Client) DeleteVariable(ctx context.Context, path string) error {
 	return nil
 }
 
+// Nodes lists the client nodes with their resources and what their operators reserved.
+func (c *Client) Nodes(ctx context.Context) ([]*api.NodeListStub, error) {
+	q := c.q(ctx)
+	q.Params = map[string]string{"resources": "true"}
+	nodes, _, err := c.api.Nodes().List(q)
+	if err != nil {
+		return nil, fmt.Errorf("list nomad nodes: %w", err)
+	}
+	return nodes, nil
+}
+
 // ParseJob has the agent parse HCL into a job. A jobspec Nomad refuses is ErrInvalidJob.
 func (c *Client) ParseJob(ctx context.Context, hcl string) (*api.Job, error) {
 	// ParseHCL takes no context: run it in the background and give up when ctx ends.
