@@ -31,7 +31,9 @@ bench: build ## the benchmarks whose figures the README quotes
 	@.ci/install-deps --browser
 	@nomad=$$(.ci/build-nomad) && \
 	  SPACES_NOMAD_BIN=$$nomad SPACES_STANDIN_BIN=$(BIN)/nextcloud-standin \
-	  $(BIN)/testenv -- $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./...
+	  $(BIN)/testenv -- sh -c '$(GO) test -run "^$$" -bench BenchmarkProvision -benchtime 1x -timeout 20m ./jobs && \
+	    $(GO) test -run "^$$" -bench BenchmarkSubmit -benchtime 3000x -timeout 20m ./webui && \
+	    $(GO) test -run "^$$" -bench BenchmarkQueuePage -benchtime 200x -timeout 20m ./webui'
 
 clean-dev: ## delete make dev's data (.dev/)
 	rm -rf .dev
