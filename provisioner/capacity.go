@@ -18,7 +18,7 @@ import (
 const capacityTTL = 30 * time.Second
 
 // Ceiling is how many spaces may take room at once, 0 for no ceiling: Config.Capacity, or with
-// Config.CapacityFromNomad what the Nomad nodes can hold (see NodesCanHold), read at most every
+// Config.CapacityFromNomad what the Nomad nodes can hold (see nodesCanHold), read at most every
 // 30 seconds. When Nomad cannot be read, the last figure is kept; an error means there is none
 // yet, or that the nodes can hold no space at all.
 func (p *Provisioner) Ceiling(ctx context.Context) (int, error) {
@@ -28,7 +28,7 @@ func (p *Provisioner) Ceiling(ctx context.Context) (int, error) {
 	p.ceilingMu.Lock()
 	defer p.ceilingMu.Unlock()
 	if p.ceilingAt.IsZero() || p.now().Sub(p.ceilingAt) >= capacityTTL {
-		n, err := p.NodesCanHold(ctx)
+		n, err := p.nodesCanHold(ctx)
 		switch {
 		case err == nil && n == 0:
 			return 0, errors.New("capacity: no eligible Nomad node has room for one space")
@@ -52,12 +52,12 @@ type footprint struct {
 	drivers               []string
 }
 
-// NodesCanHold counts the spaces the Nomad nodes can hold: on each node that is ready, eligible,
+// nodesCanHold counts the spaces the Nomad nodes can hold: on each node that is ready, eligible,
 // not draining and has the jobspec's drivers healthy, as many spaces as fit in the CPU, memory and
 // disk it offers after what its operator reserved. The footprint of a space is read from the
 // jobspec itself, rendered and parsed by Nomad, so a template override counts as it runs. Other
 // jobs on the same nodes are not subtracted: set a number instead when spaces share their nodes.
-func (p *Provisioner) NodesCanHold(ctx context.Context) (int, error) {
+func (p *Provisioner) nodesCanHold(ctx context.Context) (int, error) {
 	fp, err := p.footprint(ctx)
 	if err != nil {
 		return 0, err
