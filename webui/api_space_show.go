@@ -28,6 +28,35 @@ func (h *handler) spaceView(r *http.Request, slug string) (apiSpaceView, error) 
 	return apiSpaceView{Space: s, Queue: q}, nil
 }
 
+// applicationRecord is what the moderators' page and the applicant's status page both show of an
+// application: its audit trail followed by its space's, and its space (nil before approval) with
+// the space's address and place in the queue.
+type applicationRecord struct {
+	Trail    []tenants.AuditEntry
+	Space    *tenants.Space
+	SpaceURL string
+	Queue    *tenants.QueueStatus
+}
+
+func (h *handler) applicationRecord(ctx context.Context, a tenants.Application) (applicationRecord, error) {
+	var rec applicationRecord
+	var err error
+	if rec.Trail, err = tenants.AuditTrail(ctx, h.Pool, "application", a.ID); err != nil || a.SpaceID == 0 {
+		return rec, err
+	}
+	s, err := tenants.GetSpace(ctx, h.Pool, a.SpaceID)
+	if err != nil {
+		return rec, err
+	}
+	rec.Space, rec.SpaceURL = &s, h.spaceAddress(s.Slug)
+	if rec.Queue, err = h.queueStatus(ctx, s); err != nil {
+		return rec, err
+	}
+	more, err := tenants.AuditTrail(ctx, h.Pool, "space", s.ID)
+	rec.Trail = append(rec.Trail, more...)
+	return rec, err
+}
+
 // queueStatus is a queued space's place in the queue under the capacity ceiling; nil for a space
 // in any other state. The API, the moderators' page and the applicant's status page share it.
 func (h *handler) queueStatus(ctx context.Context, s tenants.Space) (*tenants.QueueStatus, error) {

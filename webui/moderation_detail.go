@@ -98,29 +98,13 @@ func (h *handler) renderDetail(w http.ResponseWriter, r *http.Request, status in
 		h.serverError(w, r, err)
 		return
 	}
-	trail, err := tenants.AuditTrail(ctx, h.Pool, "application", a.ID)
+	rec, err := h.applicationRecord(ctx, a)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	if a.SpaceID != 0 {
-		s, err := tenants.GetSpace(ctx, h.Pool, a.SpaceID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		p.Space, p.SpaceURL = &s, h.spaceAddress(s.Slug)
-		if p.SpaceQueue, err = h.queueStatus(ctx, s); err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		more, err := tenants.AuditTrail(ctx, h.Pool, "space", s.ID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		trail = append(trail, more...)
-	}
+	trail := rec.Trail
+	p.Space, p.SpaceURL, p.SpaceQueue = rec.Space, rec.SpaceURL, rec.Queue
 	names, err := h.moderatorNames(r)
 	if err != nil {
 		h.serverError(w, r, err)

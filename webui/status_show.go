@@ -76,33 +76,16 @@ func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status in
 	case "moved":
 		p.Notice = p.T("status.moved")
 	}
-	trail, err := tenants.AuditTrail(ctx, h.Pool, "application", a.ID)
+	rec, err := h.applicationRecord(ctx, a)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	if a.SpaceID != 0 {
-		s, err := tenants.GetSpace(ctx, h.Pool, a.SpaceID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		p.Space = &s
-		p.SpaceURL = h.spaceAddress(s.Slug)
-		q, err := h.queueStatus(ctx, s)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		p.SpaceText = spaceText(p.page, s, q)
-		spaceTrail, err := tenants.AuditTrail(ctx, h.Pool, "space", s.ID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		trail = append(trail, spaceTrail...)
+	p.Space, p.SpaceURL = rec.Space, rec.SpaceURL
+	if rec.Space != nil {
+		p.SpaceText = spaceText(p.page, *rec.Space, rec.Queue)
 	}
-	for _, e := range trail {
+	for _, e := range rec.Trail {
 		key := "history." + e.Action
 		if e.Action == "application.claim" || e.Action == "application.release" {
 			continue // moderators' bookkeeping, not news for the applicant
