@@ -1,5 +1,3 @@
-// Package quota knows what a space may use and what it does use: limits on storage and accounts,
-// sizes written the way Nextcloud writes them, and the policy that turns usage into warnings.
 package quota
 
 import (
