@@ -2,6 +2,7 @@
 // and its occ-like admin commands on the same state (tenant database, config and data dirs).
 //
 //	nextcloud-standin serve [--listen ADDR]
+//	nextcloud-standin serve-many [--listen ADDR] HOST...
 //	nextcloud-standin occ maintenance:mode --on|--off
 //	nextcloud-standin occ config:app:set serverinfo token --value X
 //	nextcloud-standin occ config:system:set one-click-instance.user-limit --value 5 --type integer
@@ -13,6 +14,13 @@
 // with NEXTCLOUD_ADMIN_USER/PASSWORD it installs, creating the admin. The admin counts toward
 // `one-click-instance.user-limit`, as in Nextcloud: core's Registry counts every enabled user of
 // every backend, admins included, so a limit of N leaves N-1 accounts beside the admin.
+//
+// serve-many serves one instance per HOST from this one process, picked by the Host header (an
+// unknown host gets Nextcloud's untrusted-domain answer): all share the POSTGRES_* database, each
+// with its own schema, and keep their files under NEXTCLOUD_DATA_DIR/HOST. Each is installed on
+// first start with NEXTCLOUD_ADMIN_USER/PASSWORD (required here), and NEXTCLOUD_CONFIG_DIR's
+// settings (hashingCost, limits) apply to every one. A benchmark of a thousand spaces runs them
+// so, or in-process through standin.Tenants.
 //
 // A missing or malformed variable prints one line naming it and exits with code 2.
 package main
@@ -33,6 +41,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/assospaces/spaces/provisioner/nextcloud/standin"
 )
@@ -67,7 +76,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newServe(), newOCC())
+	root.AddCommand(newServe(), newServeMany(), newOCC())
 	return root
 }
 
@@ -86,14 +95,9 @@ func newServe() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if listen == "" {
-				listen = env.Listen
-			}
-			if listen == "" {
-				return &usageError{&standin.EnvError{Var: "NC_LISTEN", Want: "a listen address host:port (or the --listen flag)"}}
-			}
-			if _, _, err := net.SplitHostPort(listen); err != nil {
-				return &usageError{&standin.EnvError{Var: "NC_LISTEN", Want: "a listen address host:port, got " + strconv.Quote(listen)}}
+			listen, err := listenAddr(listen, env)
+			if err != nil {
+				return err
 			}
 			return serve(cmd.Context(), env, listen, newLogger())
 		},
@@ -102,10 +106,100 @@ func newServe() *cobra.Command {
 	return cmd
 }
 
-func openPool(ctx context.Context, env standin.Env, logger *slog.Logger) (*pgxpool.Pool, error) {
+// listenAddr is the --listen flag, else NC_LISTEN, checked.
+func listenAddr(flag string, env standin.Env) (string, error) {
+	listen := flag
+	if listen == "" {
+		listen = env.Listen
+	}
+	if listen == "" {
+		return "", &usageError{&standin.EnvError{Var: "NC_LISTEN", Want: "a listen address host:port (or the --listen flag)"}}
+	}
+	if _, _, err := net.SplitHostPort(listen); err != nil {
+		return "", &usageError{&standin.EnvError{Var: "NC_LISTEN", Want: "a listen address host:port, got " + strconv.Quote(listen)}}
+	}
+	return listen, nil
+}
+
+func newServeMany() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "serve-many HOST...",
+		Short: "Serve one stand-in per host name from this process (configured like serve)",
+		RunE: func(cmd *cobra.Command, hosts []string) error {
+			if len(hosts) == 0 {
+				return &usageError{errors.New("serve-many: name at least one HOST")}
+			}
+			env, err := standin.LoadEnv(os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			if env.AdminUser == "" {
+				return &standin.EnvError{Var: "NEXTCLOUD_ADMIN_USER", Want: "the admin login every instance is installed with (and NEXTCLOUD_ADMIN_PASSWORD)"}
+			}
+			listen, err := listenAddr(listen, env)
+			if err != nil {
+				return err
+			}
+			return serveMany(cmd.Context(), env, listen, hosts, newLogger())
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "listen address host:port (default $NC_LISTEN)")
+	return cmd
+}
+
+// serveMany opens every host's instance, a few at a time (each creates its schema and, the first
+// time, hashes its admin's password), then serves them all.
+func serveMany(ctx context.Context, env standin.Env, listen string, hosts []string, logger *slog.Logger) error {
+	logger.InfoContext(ctx, "starting nextcloud stand-in for many hosts", "listen", listen, "hosts", len(hosts),
+		"postgres_host", env.PostgresHost, "postgres_db", env.PostgresDB, "data_dir", env.DataDir, "config_dir", env.ConfigDir)
+	shared, err := standin.NewSystemConfig(env.ConfigDir)
+	if err != nil {
+		return err
+	}
+	system, err := shared.Values()
+	if err != nil {
+		return err
+	}
+	// What an install writes belongs to each instance, not to the shared settings.
+	for _, k := range []string{"installed", "instanceid", "datadirectory", "dbtype", "version", "trusted_domains", "maintenance"} {
+		delete(system, k)
+	}
+	pool, err := openPool(ctx, env, logger, 32)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	tenants := standin.NewTenants()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, host := range hosts {
+		g.Go(func() error {
+			s, err := tenants.Open(gctx, standin.TenantConfig{Pool: pool, Root: env.DataDir, Host: host,
+				AdminUser: env.AdminUser, AdminPassword: env.AdminPassword, System: system, Logger: logger})
+			if err != nil {
+				return err
+			}
+			if env.ServerInfoToken != "" {
+				return s.SetAppValue(gctx, "serverinfo", "token", env.ServerInfoToken)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return listenAndServe(ctx, tenants, listen, logger, "hosts", tenants.Len())
+}
+
+// openPool connects to the tenant database with at most maxConns connections (0: the default).
+func openPool(ctx context.Context, env standin.Env, logger *slog.Logger, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := env.PoolConfig()
 	if err != nil {
 		return nil, err
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -137,7 +231,7 @@ func serve(ctx context.Context, env standin.Env, listen string, logger *slog.Log
 		"postgres_port", env.PostgresPort, "postgres_db", env.PostgresDB, "postgres_user", env.PostgresUser,
 		"data_dir", env.DataDir, "config_dir", env.ConfigDir, "admin_user", env.AdminUser,
 		"trusted_domains", env.TrustedDomains, "serverinfo_token_set", env.ServerInfoToken != "")
-	pool, err := openPool(ctx, env, logger)
+	pool, err := openPool(ctx, env, logger, 0)
 	if err != nil {
 		return err
 	}
@@ -156,14 +250,20 @@ func serve(ctx context.Context, env standin.Env, listen string, logger *slog.Log
 			return err
 		}
 	}
+	return listenAndServe(ctx, srv, listen, logger, "installed", srv.Installed())
+}
+
+// listenAndServe serves h on listen until ctx ends, then shuts down gracefully. The log line
+// "nextcloud stand-in listening" names the address actually bound (useful with port 0).
+func listenAndServe(ctx context.Context, h http.Handler, listen string, logger *slog.Logger, attrs ...any) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	logger.InfoContext(ctx, "nextcloud stand-in listening", "addr", ln.Addr().String(), "installed", srv.Installed())
+	logger.InfoContext(ctx, "nextcloud stand-in listening", append([]any{"addr", ln.Addr().String()}, attrs...)...)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -405,7 +505,7 @@ func withServer(ctx context.Context, fn func(context.Context, *standin.Server) e
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	pool, err := openPool(ctx, env, logger)
+	pool, err := openPool(ctx, env, logger, 0)
 	if err != nil {
 		return err
 	}

@@ -423,6 +423,8 @@ func TestBadEnvironmentExitsWithTwo(t *testing.T) {
 		{"no listen address", without("NC_LISTEN"), []string{"serve"}, "NC_LISTEN"},
 		{"bad listen address", append(without("NC_LISTEN"), "NC_LISTEN=nonsense"), []string{"serve"}, "NC_LISTEN"},
 		{"occ without data dir", without("NEXTCLOUD_DATA_DIR"), []string{"occ", "status"}, "NEXTCLOUD_DATA_DIR"},
+		{"serve-many without hosts", base, []string{"serve-many"}, "HOST"},
+		{"serve-many without admin", base, []string{"serve-many", "one.spaces.test"}, "NEXTCLOUD_ADMIN_USER"},
 		{"unknown flag", base, []string{"serve", "--nope"}, "--nope"},
 	}
 	for _, tt := range tests {

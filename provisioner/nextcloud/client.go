@@ -1,5 +1,6 @@
 // Package nextcloud is a client for the part of Nextcloud's HTTP API the provisioner uses:
-// status.php, the provisioning API (users, quotas, enable/disable) and the serverinfo app.
+// status.php, the provisioning API (users, quotas, enable/disable, groups, sub-admins, app
+// config) and the serverinfo app.
 //
 // It speaks JSON (`?format=json`) over the OCS envelope and checks both the HTTP status and the
 // OCS statuscode, because OCS v1 reports most failures under HTTP 200. Failures come back as
@@ -226,6 +227,9 @@ func (c *Client) ocs(ctx context.Context, r request, out any) (Meta, error) {
 	e.StatusCode, e.Message = meta.StatusCode, meta.Message
 	okCode := meta.StatusCode == 100 || meta.StatusCode == 200
 	if !okCode || resp.status < 200 || resp.status >= 300 {
+		if e.Message == "" {
+			e.Message = dataMessage(data)
+		}
 		return meta, e
 	}
 	if out != nil && !emptyData(data) {
@@ -234,6 +238,24 @@ func (c *Client) ocs(ctx context.Context, r request, out any) (Meta, error) {
 		}
 	}
 	return meta, nil
+}
+
+// dataMessage is the reason a controller put in data rather than in meta: app config refusals
+// are {"data":{"message":…}}, serverinfo's {"message":…}.
+func dataMessage(d json.RawMessage) string {
+	var m struct {
+		Message String `json:"message"`
+		Data    struct {
+			Message String `json:"message"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(d, &m) != nil {
+		return ""
+	}
+	if m.Message != "" {
+		return string(m.Message)
+	}
+	return string(m.Data.Message)
 }
 
 // emptyData reports whether an OCS data field carries nothing: PHP renders an empty array as

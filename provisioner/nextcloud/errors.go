@@ -14,10 +14,16 @@ var (
 	ErrMaintenance = errors.New("nextcloud: maintenance mode")
 	// ErrUserExists: CreateUser named an existing user (OCS 102 on create).
 	ErrUserExists = errors.New("nextcloud: user already exists")
+	// ErrGroupExists: CreateGroup named an existing group (OCS 102 on create).
+	ErrGroupExists = errors.New("nextcloud: group already exists")
 	// ErrUserLimit: the instance's user limit (`one-click-instance.user-limit`) is reached.
 	ErrUserLimit = errors.New("nextcloud: user limit reached")
-	// ErrNotFound: the user or endpoint does not exist (OCS 998 or HTTP 404).
+	// ErrNotFound: the user, group or endpoint does not exist, or the caller may not see that
+	// user (OCS 998 or 404, or HTTP 404).
 	ErrNotFound = errors.New("nextcloud: not found")
+	// ErrForbidden: the login may not make this call (OCS 403 or HTTP 403), such as a sub-admin
+	// calling an admin-only endpoint or listing another group's users.
+	ErrForbidden = errors.New("nextcloud: forbidden")
 	// ErrUnauthorized: the login or token was refused (OCS 997 or HTTP 401).
 	ErrUnauthorized = errors.New("nextcloud: unauthorized")
 	// ErrThrottled: brute-force protection is slowing this client down (HTTP 429).
@@ -65,12 +71,18 @@ func (e *Error) Is(target error) bool {
 	case ErrMaintenance:
 		return e.HTTPStatus == http.StatusServiceUnavailable && (e.Maintenance || e.StatusCode == 503)
 	case ErrUserExists:
-		// 102 also answers a bad quota or language sent with the create ("Invalid quota value ...").
+		// Nextcloud 28 also answered 102 to a bad quota or language sent with the create
+		// ("Invalid quota value ..."); 31 answers 101.
 		return e.Op == opCreateUser && e.StatusCode == 102 && !strings.HasPrefix(e.Message, "Invalid")
+	case ErrGroupExists:
+		return e.Op == opCreateGroup && e.StatusCode == 102
 	case ErrUserLimit:
 		return strings.Contains(e.Message, userLimitHint)
 	case ErrNotFound:
-		return e.StatusCode == 998 || e.HTTPStatus == http.StatusNotFound
+		// v1 reports a missing user or group as statuscode 404 under HTTP 200.
+		return e.StatusCode == 998 || e.StatusCode == http.StatusNotFound || e.HTTPStatus == http.StatusNotFound
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden || e.HTTPStatus == http.StatusForbidden
 	case ErrUnauthorized:
 		// serverinfo answers a refused token with statuscode 401 (under HTTP 200 in v1).
 		return e.StatusCode == 997 || e.StatusCode == 401 || e.HTTPStatus == http.StatusUnauthorized

@@ -160,6 +160,133 @@ func TestEveryFixtureDecodes(t *testing.T) {
 			}
 		},
 	}
+	// The failures of the Nextcloud 31 calls (bodies rendered from its code, see testdata/SOURCES.md).
+	for name, want := range map[string]struct {
+		code int
+		msg  string
+	}{
+		"ocs_v1_user_does_not_exist.json":  {404, "User does not exist"},
+		"ocs_v2_user_does_not_exist.json":  {404, "User does not exist"},
+		"ocs_v1_not_found_998.json":        {998, ""},
+		"ocs_v2_not_found_998.json":        {998, ""},
+		"ocs_v1_user_exists.json":          {102, "User already exists"},
+		"ocs_v2_user_exists.json":          {102, "User already exists"},
+		"ocs_v1_invalid_quota.json":        {101, "Invalid quota value: ABC"},
+		"ocs_v2_invalid_quota.json":        {101, "Invalid quota value: ABC"},
+		"ocs_v1_not_logged_in.json":        {997, "Current user is not logged in"},
+		"ocs_v2_not_logged_in.json":        {997, "Current user is not logged in"},
+		"ocs_v1_user_limit.json":           {107, userLimitHint + ". Check your notifications to learn more."},
+		"ocs_v2_user_limit.json":           {107, userLimitHint + ". Check your notifications to learn more."},
+		"ocs_v1_group_exists.json":         {102, "group exists"},
+		"ocs_v2_group_exists.json":         {102, "group exists"},
+		"ocs_v1_group_not_found.json":      {404, "The requested group could not be found"},
+		"ocs_v2_group_not_found.json":      {404, "The requested group could not be found"},
+		"ocs_v1_forbidden.json":            {403, ""},
+		"ocs_v2_forbidden.json":            {403, ""},
+		"ocs_v1_subadmin_no_group.json":    {106, "No group specified (required for sub-admins)"},
+		"ocs_v2_subadmin_no_group.json":    {106, "No group specified (required for sub-admins)"},
+		"ocs_v1_subadmin_wrong_group.json": {105, "Insufficient privileges for group ExistingGroup"},
+		"ocs_v2_subadmin_wrong_group.json": {105, "Insufficient privileges for group ExistingGroup"},
+		"ocs_v1_not_admin.json":            {403, "Logged in account must be an admin"},
+		"ocs_v2_not_admin.json":            {403, "Logged in account must be an admin"},
+	} {
+		checks[name] = func(t *testing.T, b []byte) {
+			m := decodeData(t, b, nil)
+			v1 := strings.HasPrefix(name, "ocs_v1_")
+			if m.Status != "failure" || m.StatusCode != want.code || m.Message != want.msg || v1 != (m.TotalItems != nil) {
+				t.Errorf("meta %+v, want failure %d %q", m, want.code, want.msg)
+			}
+		}
+	}
+	for _, name := range []string{"ocs_v1_empty_ok.json", "ocs_v2_empty_ok.json", "ocs_v1_add_user_ok.json", "ocs_v2_add_user_ok.json"} {
+		checks[name] = func(t *testing.T, b []byte) {
+			var d struct{ ID String }
+			meta, data, err := DecodeEnvelope(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !emptyData(data) {
+				if err := json.Unmarshal(data, &d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := meta
+			okCode := 200
+			if strings.HasPrefix(name, "ocs_v1_") {
+				okCode = 100
+			}
+			if m.Status != "ok" || m.StatusCode != okCode || m.Message != "OK" {
+				t.Errorf("meta %+v", m)
+			}
+			if strings.Contains(name, "add_user") != (d.ID == "alice") {
+				t.Errorf("data id %q", d.ID)
+			}
+		}
+	}
+	idList := func(want ...string) func(t *testing.T, b []byte) {
+		return func(t *testing.T, b []byte) {
+			var ids Strings
+			if m := decodeData(t, b, &ids); m.StatusCode != 200 || strings.Join(ids, ",") != strings.Join(want, ",") {
+				t.Errorf("meta %+v ids %v, want %v", m, ids, want)
+			}
+		}
+	}
+	checks["ocs_v2_user_subadmins.json"] = idList("group1")
+	checks["ocs_v2_group_subadmins.json"] = idList("subadmin1")
+	checks["ocs_v2_group_users.json"] = func(t *testing.T, b []byte) {
+		var l userList
+		if m := decodeData(t, b, &l); m.StatusCode != 200 || strings.Join(l.Users, ",") != "alice,bob" {
+			t.Errorf("meta %+v users %v", m, l.Users)
+		}
+	}
+	for name, want := range map[string]Quota{
+		"quota_fragment_set.json":       {State: QuotaComplete, Free: 4 << 30, Used: 1 << 30, Total: 5 << 30, Relative: 20, Quota: 5 << 30},
+		"quota_fragment_unlimited.json": {State: QuotaComplete, Free: SpaceUnlimited, Used: 7438874, Total: SpaceUnlimited, Quota: SpaceUnlimited},
+		"quota_fragment_over_quota.json": {State: QuotaComplete, Free: -512 << 20, Used: 1536 << 20, Total: 1 << 30,
+			Relative: 150, Quota: 1 << 30},
+		"quota_fragment_never_logged_in.json": {State: QuotaNotInitialized, Free: 5 << 30, Total: 5 << 30, Quota: 5 << 30},
+		"quota_fragment_never_logged_in_unlimited.json": {State: QuotaNotInitialized, Free: SpaceUnlimited, Total: SpaceUnlimited,
+			Quota: SpaceUnlimited},
+	} {
+		checks[name] = func(t *testing.T, b []byte) {
+			var q Quota
+			if err := json.Unmarshal(b, &q); err != nil {
+				t.Fatal(err)
+			}
+			if q != want {
+				t.Errorf("quota %+v, want %+v", q, want)
+			}
+		}
+	}
+	checks["quota_value_roundtrip.json"] = func(t *testing.T, b []byte) {
+		var table struct {
+			Rows []struct {
+				Sent     string          `json:"sent"`
+				Stored   json.RawMessage `json:"stored"`
+				Reported json.RawMessage `json:"reported_quota_bytes"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal(b, &table); err != nil {
+			t.Fatal(err)
+		}
+		if len(table.Rows) < 10 || table.Rows[0].Sent != "none" {
+			t.Errorf("rows %+v", table.Rows)
+		}
+	}
+	checks["responses_index.json"] = func(t *testing.T, b []byte) {
+		idx := readIndex(t, b)
+		// Every OCS body copied here says how Nextcloud sends it.
+		entries, err := os.ReadDir("testdata")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "ocs_v") && strings.HasSuffix(e.Name(), ".json") && idx[e.Name()] == 0 &&
+				!strings.HasPrefix(e.Name(), "ocs_ok_") {
+				t.Errorf("%s has no HTTP status in responses_index.json", e.Name())
+			}
+		}
+	}
 	entries, err := os.ReadDir("testdata")
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +308,27 @@ func TestEveryFixtureDecodes(t *testing.T) {
 	if seen != len(checks) {
 		t.Errorf("checked %d fixtures, expected %d: a fixture file is missing from testdata/", seen, len(checks))
 	}
+}
+
+// readIndex returns the HTTP status of each file of responses_index.json.
+func readIndex(t *testing.T, b []byte) map[string]int {
+	t.Helper()
+	var idx struct {
+		Responses []struct {
+			File       string `json:"file"`
+			HTTPStatus *int   `json:"http_status"`
+		} `json:"responses"`
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range idx.Responses {
+		if r.HTTPStatus != nil {
+			out[r.File] = *r.HTTPStatus
+		}
+	}
+	return out
 }
 
 func checkServerInfo(t *testing.T, info ServerInfo, free int64, last1h int64) {

@@ -288,9 +288,11 @@ type User struct {
 	DisplayName string
 	Email       string
 	Groups      []string
-	Language    string
-	Locale      string
-	Backend     string
+	// Subadmin lists the groups this account is a sub-admin of.
+	Subadmin []string
+	Language string
+	Locale   string
+	Backend  string
 	// LastLogin is in milliseconds since the epoch; 0 when the user never logged in.
 	LastLogin int64
 	Quota     Quota
@@ -307,6 +309,7 @@ func (u *User) UnmarshalJSON(b []byte) error {
 		DisplayLeg  String  `json:"display-name"`
 		Email       String  `json:"email"`
 		Groups      Strings `json:"groups"`
+		Subadmin    Strings `json:"subadmin"`
 		Language    String  `json:"language"`
 		Locale      String  `json:"locale"`
 		Backend     String  `json:"backend"`
@@ -317,7 +320,7 @@ func (u *User) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("decode user: %w", err)
 	}
 	*u = User{
-		ID: string(raw.ID), Email: string(raw.Email), Groups: raw.Groups,
+		ID: string(raw.ID), Email: string(raw.Email), Groups: raw.Groups, Subadmin: raw.Subadmin,
 		Language: string(raw.Language), Locale: string(raw.Locale), Backend: string(raw.Backend),
 		LastLogin: int64(raw.LastLogin),
 	}

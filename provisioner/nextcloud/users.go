@@ -107,8 +107,10 @@ type CreateUser struct {
 }
 
 // CreateUser creates an account and returns its id. It fails with ErrUserExists, ErrUserLimit,
-// or an *Error carrying Nextcloud's statuscode (101 bad request, 104 unknown group,
-// 107 password policy, 108 email needed without password).
+// or an *Error carrying Nextcloud's statuscode (101 bad request or refused quota, 104 unknown
+// group, 105 a group the sub-admin calling does not administer, 106 no group from a sub-admin,
+// 107 password policy, 108 email needed without password). Nextcloud applies Quota after creating
+// the account: a refused quota fails the call but the account stays.
 func (c *Client) CreateUser(ctx context.Context, u CreateUser) (string, error) {
 	form := url.Values{}
 	form.Set("userid", u.UserID)
@@ -145,6 +147,8 @@ func (c *Client) CreateUser(ctx context.Context, u CreateUser) (string, error) {
 
 // SetQuota sets a user's quota: "none", "default", a byte count or a human size ("5 GB").
 // Nextcloud stores it as a rounded human size, so 1500000 reads back as 1.4 MB (1468006 bytes).
+// A value it cannot read, or above the files app's max_quota, is statuscode 101; a sub-admin may
+// set the quota of the accounts of their groups, not their own (113).
 func (c *Client) SetQuota(ctx context.Context, id, quota string) error {
 	form := url.Values{"key": {"quota"}, "value": {quota}}
 	_, err := c.ocs(ctx, request{op: "set quota", method: http.MethodPut, path: c.ocsPath("cloud/users/" + url.PathEscape(id)), form: form}, nil)

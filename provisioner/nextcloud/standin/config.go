@@ -250,11 +250,47 @@ func (c *SystemConfig) Update(values map[string]any) error {
 			m[k] = v
 		}
 	}
-	b, err := json.MarshalIndent(m, "", "  ")
+	if err := writeJSONFile(c.dir, MainConfigFile, m); err != nil {
+		return err
+	}
+	c.merged = nil // force a re-read: mtimes may not change within the clock's resolution
+	return nil
+}
+
+// Values returns a copy of the merged configuration.
+func (c *SystemConfig) Values() (map[string]any, error) {
+	m, err := c.values()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// writeFile replaces the extra config file name (a *.config.json beside config.json) with values.
+func (c *SystemConfig) writeFile(name string, values map[string]any) error {
+	if !strings.HasSuffix(name, ".config.json") || strings.ContainsAny(name, `/\`) {
+		return fmt.Errorf("config file %q: want NAME.config.json", name)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := writeJSONFile(c.dir, name, values); err != nil {
+		return err
+	}
+	c.merged = nil
+	return nil
+}
+
+// writeJSONFile writes values as indented JSON to dir/name, atomically (by rename).
+func writeJSONFile(dir, name string, values map[string]any) error {
+	b, err := json.MarshalIndent(values, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	tmp, err := os.CreateTemp(c.dir, ".config-*.tmp")
+	tmp, err := os.CreateTemp(dir, ".config-*.tmp")
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
@@ -268,12 +304,13 @@ func (c *SystemConfig) Update(values map[string]any) error {
 		return fmt.Errorf("write config: %w", err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o640); err != nil {
+		os.Remove(tmp.Name())
 		return fmt.Errorf("write config: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp.Name())
 		return fmt.Errorf("write config: %w", err)
 	}
-	c.merged = nil // force a re-read: mtimes may not change within the clock's resolution
 	return nil
 }
 

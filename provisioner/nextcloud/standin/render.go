@@ -56,16 +56,27 @@ func (l list) MarshalJSON() ([]byte, error) {
 	return json.Marshal([]any(l))
 }
 
-// phpFloat is a PHP float: json_encode writes whole floats with a trailing ".0".
+// phpFloat is a PHP float. Nextcloud encodes without JSON_PRESERVE_ZERO_FRACTION, so a whole
+// float such as a quota's relative 20.0 is written 20, like an integer.
 type phpFloat float64
 
-// MarshalJSON writes the value the way PHP's json_encode does (serialize_precision -1).
+// MarshalJSON writes the value the way PHP's json_encode does (serialize_precision -1): the
+// shortest digits that read back the same, in plain notation for exponents from -4 to 16.
 func (f phpFloat) MarshalJSON() ([]byte, error) {
 	v := float64(f)
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return []byte(strconv.FormatFloat(v, 'f', 1, 64)), nil
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, fmt.Errorf("json: unsupported float %v", v)
 	}
-	return []byte(strconv.FormatFloat(v, 'g', -1, 64)), nil
+	if v == 0 || math.Abs(v) >= 1e-4 && math.Abs(v) < 1e17 {
+		return []byte(strconv.FormatFloat(v, 'f', -1, 64)), nil
+	}
+	// PHP writes 1.0e+25 and 1.0e-5 where Go writes 1e+25 and 1e-05.
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(v, 'e', -1, 64), "e")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	sign, digits := exp[:1], strings.TrimLeft(exp[1:], "0")
+	return []byte(mant + "e" + sign + digits), nil
 }
 
 // String is the value as PHP casts it to a string (XML text).
@@ -159,6 +170,9 @@ type ocsReply struct {
 	Data    any
 	// HTTP, when set, forces the HTTP status (maintenance: 503 in v1 and v2 alike).
 	HTTP int
+	// Outside marks an answer of ocs/v1.php itself rather than of a controller (unknown route,
+	// uncaught exception): only the format parameter picks JSON, never the Accept header.
+	Outside bool
 }
 
 // v2HTTPStatus maps an OCS code to the HTTP status of /ocs/v2.php (OC\AppFramework\OCS\V2Response).
@@ -207,7 +221,7 @@ func writeOCS(w http.ResponseWriter, r *http.Request, version int, rep ocsReply,
 	}
 	body := obj{{"meta", meta}, {"data", data}}
 	var b bytes.Buffer
-	if ocsFormat(r, honourAccept) == "json" {
+	if ocsFormat(r, honourAccept && !rep.Outside) == "json" {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		enc, err := json.Marshal(obj{{"ocs", body}})
 		if err != nil {

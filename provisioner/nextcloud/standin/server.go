@@ -1,12 +1,14 @@
-// Package standin is a Nextcloud stand-in: an http.Handler that answers like Nextcloud for the
-// subset of its API the provisioner uses (status.php, the provisioning API, serverinfo, WebDAV
-// uploads), with the same envelopes, status codes, maintenance mode, trusted domains, user limit
-// and per-user quotas counted from real bytes on disk.
+// Package standin is a Nextcloud stand-in: an http.Handler that answers like Nextcloud 31 for
+// the subset of its API the provisioner uses (status.php; the provisioning API's users, groups,
+// sub-admins and app config; serverinfo; WebDAV uploads, reads and deletes), with the same
+// envelopes, codes, messages and permissions (admins, sub-admins, other accounts), maintenance
+// mode, trusted domains, user limit and per-user quotas counted from real bytes on disk.
 //
-// State lives where Nextcloud keeps it: accounts and app config in the tenant's Postgres database
-// (tables oc_* in one schema), files in the data directory (<datadir>/<user>/files/...), system
-// settings in a config directory of *.config.json files (the equivalent of config/*.config.php).
-// A restarted stand-in on the same database and directories finds everything again.
+// State lives where Nextcloud keeps it: accounts, groups, sub-admins and app config in the
+// tenant's Postgres database (tables oc_* in one schema), files in the data directory
+// (<datadir>/<user>/files/...), system settings in a config directory of *.config.json files (the
+// equivalent of config/*.config.php). A restarted stand-in on the same database and directories
+// finds everything again. Tenants serves many instances from one process, one schema each.
 package standin
 
 import (
@@ -32,10 +34,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Version is the Nextcloud version the stand-in reports.
+// Version is the Nextcloud version the stand-in reports: the production template runs
+// nextcloud:31-apache, and the stand-in answers as Nextcloud 31 does (quota numbers included).
 const (
-	Version       = "30.0.0.1"
-	VersionString = "30.0.0"
+	Version       = "31.0.9.1"
+	VersionString = "31.0.9"
 )
 
 // Config is what a stand-in instance needs.
@@ -46,6 +49,9 @@ type Config struct {
 	DataDir string
 	// ConfigDir holds config.json and *.config.json. Required.
 	ConfigDir string
+	// Schema is the Postgres schema of the instance's tables; default "public". Instances that
+	// share one database each need their own (see Tenants).
+	Schema string
 	// Logger receives request and install logs; default slog.Default().
 	Logger *slog.Logger
 }
@@ -82,7 +88,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("standin: %w", err)
 	}
-	s := &Server{store: &store{pool: cfg.Pool, schema: "public"}, conf: conf, dataDir: cfg.DataDir,
+	if cfg.Schema == "" {
+		cfg.Schema = "public"
+	}
+	s := &Server{store: &store{pool: cfg.Pool, schema: cfg.Schema}, conf: conf, dataDir: cfg.DataDir,
 		log: cfg.Logger}
 	if err := s.store.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("standin: %w", err)
@@ -110,7 +119,7 @@ func (s *Server) Install(ctx context.Context, adminUser, adminPassword string, t
 	if msg := validateUID(adminUser); msg != "" {
 		return fmt.Errorf("standin: install: admin user: %s", msg)
 	}
-	if _, err := s.store.createGroup(ctx, "admin"); err != nil {
+	if _, err := s.store.createGroup(ctx, "admin", ""); err != nil {
 		return fmt.Errorf("standin: install: %w", err)
 	}
 	hash, err := s.passwordHash(adminPassword)
@@ -219,14 +228,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if s.Installed() && !s.trustedDomain(r.Host) {
 		s.log.InfoContext(r.Context(), "trusted domain error", "host", r.Host, "remote", r.RemoteAddr)
-		if strings.HasSuffix(path, "/status.php") {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error": "Trusted domain error.", "code": 15}`))
-			return
-		}
-		webPage(w, http.StatusBadRequest, "Access through untrusted domain",
-			"Please contact your administrator. If you are an administrator, edit the \"trusted_domains\" setting in config/config.php like the example in config.sample.php.")
+		untrustedDomain(w, r)
 		return
 	}
 	if path == "/status.php" {
@@ -238,7 +240,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		webPage(w, http.StatusServiceUnavailable, "Nextcloud", "This Nextcloud is not installed yet.")
 		return
 	}
-	version, ocsRest, isOCS := ocsRoute(path)
+	version, isOCS := ocsVersion(path)
 	if s.Maintenance() {
 		w.Header().Set("X-Nextcloud-Maintenance-Mode", "1")
 		switch {
@@ -256,7 +258,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case isOCS:
-		s.serveOCS(w, r, version, ocsRest)
+		s.serveOCS(w, r, version)
 	case strings.HasPrefix(path, "/remote.php/dav/files/") || strings.HasPrefix(path, "/remote.php/webdav/"):
 		s.serveDAV(w, r)
 	case path == "/" || path == "/index.php" || strings.HasPrefix(path, "/index.php/") || path == "/login":
@@ -266,14 +268,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ocsRoute splits /ocs/v1.php/<rest> and /ocs/v2.php/<rest>.
-func ocsRoute(path string) (version int, rest string, ok bool) {
-	for v, prefix := range map[int]string{1: "/ocs/v1.php/", 2: "/ocs/v2.php/"} {
-		if strings.HasPrefix(path, prefix) {
-			return v, strings.TrimPrefix(path, prefix[:len(prefix)-1]), true
-		}
+// untrustedDomain is Nextcloud's answer to a Host that is not a trusted domain: status.php gives
+// its JSON error, every other page the "Access through untrusted domain" page, both with 400.
+func untrustedDomain(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/status.php") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error": "Trusted domain error.", "code": 15}`))
+		return
 	}
-	return 0, "", false
+	webPage(w, http.StatusBadRequest, "Access through untrusted domain",
+		"Please contact your administrator. If you are an administrator, edit the \"trusted_domains\" setting in config/config.php like the example in config.sample.php.")
+}
+
+// ocsVersion recognises /ocs/v1.php/… and /ocs/v2.php/….
+func ocsVersion(path string) (version int, ok bool) {
+	switch {
+	case strings.HasPrefix(path, "/ocs/v1.php/"):
+		return 1, true
+	case strings.HasPrefix(path, "/ocs/v2.php/"):
+		return 2, true
+	}
+	return 0, false
 }
 
 var localhost = regexp.MustCompile(`^(127\.0\.0\.1|localhost|\[::1\])$`)
@@ -368,15 +384,6 @@ func (s *Server) recordLogin(ctx context.Context, u *User) {
 		return
 	}
 	u.LastLogin = now
-}
-
-func isAdmin(u *User) bool {
-	for _, g := range u.Groups {
-		if g == "admin" {
-			return true
-		}
-	}
-	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v obj) {

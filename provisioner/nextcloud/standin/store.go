@@ -32,6 +32,8 @@ type User struct {
 	Quota    string
 	Language string
 	Groups   []string
+	// Subadmin lists the groups this account is a sub-admin of (oc_group_admin).
+	Subadmin []string
 	// LastLogin is zero until the user first logs in.
 	LastLogin time.Time
 	Created   time.Time
@@ -82,6 +84,13 @@ func (s *store) migrate(ctx context.Context) error {
 			uid text NOT NULL REFERENCES ` + s.t("oc_users") + ` ON DELETE CASCADE ON UPDATE CASCADE,
 			PRIMARY KEY (gid, uid)
 		)`,
+		// Nextcloud's oc_group_admin: who is sub-admin of which group. Rows go with the user or the
+		// group, as SubAdmin::post_deleteUser and post_deleteGroup remove them.
+		`CREATE TABLE IF NOT EXISTS ` + s.t("oc_group_admin") + ` (
+			gid text NOT NULL REFERENCES ` + s.t("oc_groups") + ` ON DELETE CASCADE,
+			uid text NOT NULL REFERENCES ` + s.t("oc_users") + ` ON DELETE CASCADE ON UPDATE CASCADE,
+			PRIMARY KEY (gid, uid)
+		)`,
 		`CREATE TABLE IF NOT EXISTS ` + s.t("oc_appconfig") + ` (
 			appid       text NOT NULL,
 			configkey   text NOT NULL,
@@ -101,17 +110,18 @@ func (s *store) migrate(ctx context.Context) error {
 }
 
 const userColumns = `u.uid, u.displayname, u.email, u.password, u.enabled, u.quota, u.lang, u.last_login, u.created_at,
-	COALESCE((SELECT array_agg(g.gid ORDER BY g.gid) FROM %s g WHERE g.uid = u.uid), '{}')`
+	COALESCE((SELECT array_agg(g.gid ORDER BY g.gid) FROM %[1]s g WHERE g.uid = u.uid), '{}'),
+	COALESCE((SELECT array_agg(a.gid ORDER BY a.gid) FROM %[2]s a WHERE a.uid = u.uid), '{}')`
 
 func (s *store) userSelect() string {
-	return `SELECT ` + fmt.Sprintf(userColumns, s.t("oc_group_user")) + ` FROM ` + s.t("oc_users") + ` u`
+	return `SELECT ` + fmt.Sprintf(userColumns, s.t("oc_group_user"), s.t("oc_group_admin")) + ` FROM ` + s.t("oc_users") + ` u`
 }
 
 func scanUser(row pgx.Row) (*User, error) {
 	var u User
 	var last *time.Time
 	if err := row.Scan(&u.ID, &u.DisplayName, &u.Email, &u.PasswordHash, &u.Enabled, &u.Quota, &u.Language,
-		&last, &u.Created, &u.Groups); err != nil {
+		&last, &u.Created, &u.Groups, &u.Subadmin); err != nil {
 		return nil, err
 	}
 	if last != nil {
@@ -202,6 +212,11 @@ func (s *store) createUser(ctx context.Context, u *User, limit int) error {
 			return fmt.Errorf("create user: add to group %s: %w", g, err)
 		}
 	}
+	for _, g := range u.Subadmin {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+s.t("oc_group_admin")+` (gid, uid) VALUES ($1, $2) ON CONFLICT DO NOTHING`, g, u.ID); err != nil {
+			return fmt.Errorf("create user: make sub-admin of %s: %w", g, err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("create user: commit: %w", err)
 	}
@@ -254,21 +269,99 @@ func (s *store) groupExists(ctx context.Context, gid string) (bool, error) {
 	return ok, nil
 }
 
-// createGroup creates a group; created is false when it already existed.
-func (s *store) createGroup(ctx context.Context, gid string) (created bool, err error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO `+s.t("oc_groups")+` (gid, displayname) VALUES ($1, $1) ON CONFLICT DO NOTHING`, gid)
+// createGroup creates a group whose display name is displayName, or its id when that is empty
+// (Nextcloud's Database group backend stores the id as display name); created is false when it
+// already existed.
+func (s *store) createGroup(ctx context.Context, gid, displayName string) (created bool, err error) {
+	if displayName == "" {
+		displayName = gid
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO `+s.t("oc_groups")+` (gid, displayname) VALUES ($1, $2) ON CONFLICT DO NOTHING`, gid, displayName)
 	if err != nil {
 		return false, fmt.Errorf("create group: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
-func (s *store) groups(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT gid FROM `+s.t("oc_groups")+` ORDER BY gid`)
+// groups lists group ids whose id or display name contains search, by id, with limit (<= 0:
+// all) and offset.
+func (s *store) groups(ctx context.Context, search string, limit, offset int) ([]string, error) {
+	q := `SELECT gid FROM ` + s.t("oc_groups") + ` WHERE ($1 = '' OR lower(gid) LIKE $2 OR lower(displayname) LIKE $2)
+		ORDER BY gid OFFSET $3`
+	args := []any{search, "%" + likeEscape(strings.ToLower(search)) + "%", max(offset, 0)}
+	if limit > 0 {
+		q += ` LIMIT $4`
+		args = append(args, limit)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// groupMembers lists the ids of a group's members, by id, as the Database group backend's
+// usersInGroup does.
+func (s *store) groupMembers(ctx context.Context, gid string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT uid FROM `+s.t("oc_group_user")+` WHERE gid = $1 ORDER BY uid`, gid)
+	if err != nil {
+		return nil, fmt.Errorf("list group members: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// groupSubAdmins lists the ids of a group's sub-admins.
+func (s *store) groupSubAdmins(ctx context.Context, gid string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT uid FROM `+s.t("oc_group_admin")+` WHERE gid = $1 ORDER BY uid`, gid)
+	if err != nil {
+		return nil, fmt.Errorf("list group sub-admins: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// usersInGroup lists the members of a group matching search, by id, with limit (<= 0: all) and
+// offset: what a sub-admin sees of one of their groups.
+func (s *store) usersInGroup(ctx context.Context, gid, search string, limit, offset int) ([]*User, error) {
+	q := s.userSelect() + ` WHERE EXISTS (SELECT 1 FROM ` + s.t("oc_group_user") + ` m WHERE m.uid = u.uid AND m.gid = $1)
+		AND ($2 = '' OR u.uid_lower LIKE $3 OR lower(u.displayname) LIKE $3 OR lower(u.email) LIKE $3)
+		ORDER BY u.uid_lower OFFSET $4`
+	args := []any{gid, search, "%" + likeEscape(strings.ToLower(search)) + "%", max(offset, 0)}
+	if limit > 0 {
+		q += ` LIMIT $5`
+		args = append(args, limit)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list users of group %s: %w", gid, err)
+	}
+	defer rows.Close()
+	var out []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users of group %s: %w", gid, err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// setMembership adds (member true) or removes a row of oc_group_user (table "oc_group_user") or
+// oc_group_admin; adding twice or removing what is absent is not an error.
+func (s *store) setMembership(ctx context.Context, table, gid, uid string, member bool) error {
+	if table != "oc_group_user" && table != "oc_group_admin" {
+		return fmt.Errorf("set membership: unknown table %q", table)
+	}
+	var err error
+	if member {
+		_, err = s.pool.Exec(ctx, `INSERT INTO `+s.t(table)+` (gid, uid) VALUES ($1, $2) ON CONFLICT DO NOTHING`, gid, uid)
+	} else {
+		_, err = s.pool.Exec(ctx, `DELETE FROM `+s.t(table)+` WHERE gid = $1 AND uid = $2`, gid, uid)
+	}
+	if err != nil {
+		return fmt.Errorf("update %s of %s in %s: %w", table, uid, gid, err)
+	}
+	return nil
 }
 
 // appValue reads oc_appconfig; ok is false when unset.
@@ -291,6 +384,24 @@ func (s *store) setAppValue(ctx context.Context, app, key, value string) error {
 		return fmt.Errorf("write app config %s/%s: %w", app, key, err)
 	}
 	return nil
+}
+
+// appKeys lists the keys an app has set, sorted, as IAppConfig::getKeys does; apps lists the apps
+// that have keys, sorted, as IAppConfig::getApps does.
+func (s *store) appKeys(ctx context.Context, app string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT configkey FROM `+s.t("oc_appconfig")+` WHERE appid = $1 ORDER BY configkey`, app)
+	if err != nil {
+		return nil, fmt.Errorf("list app config keys of %s: %w", app, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func (s *store) apps(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT appid FROM `+s.t("oc_appconfig")+` ORDER BY appid`)
+	if err != nil {
+		return nil, fmt.Errorf("list apps with config: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 func (s *store) deleteAppValue(ctx context.Context, app, key string) error {

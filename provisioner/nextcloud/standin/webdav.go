@@ -43,10 +43,9 @@ func (s *Server) serveDAV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	full := filepath.Join(s.home(target.ID), filepath.FromSlash(rel))
-	davPath := "files/" + target.ID + "/" + rel
 	switch r.Method {
 	case http.MethodPut:
-		s.davPut(w, r, target, full, davPath)
+		s.davPut(w, r, target, full, rel)
 	case http.MethodGet, http.MethodHead:
 		info, err := os.Stat(full)
 		if err != nil {
@@ -135,8 +134,12 @@ func davTarget(escaped, login string) (owner, rel string, err error) {
 }
 
 // davPut writes a file through a temporary file in the user's upload folder, checking the quota
-// against the declared length first and against the bytes actually received.
-func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *User, full, davPath string) {
+// against the declared length first and against the bytes actually received. As Nextcloud's
+// QuotaPlugin (apps/dav/lib/Connector/Sabre/QuotaPlugin.php), the length is checked against the
+// free space as it is, the file being replaced included: an account at or past its quota can
+// write nothing more until it deletes something, and reads on.
+func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *User, full, rel string) {
+	quotaPath := "/" + rel // the Sabre node's path, as the 507 message names it
 	if info, err := os.Stat(full); err == nil && info.IsDir() {
 		sabreError(w, http.StatusConflict, `Sabre\DAV\Exception\Conflict`, "Could not write to a collection")
 		return
@@ -145,28 +148,21 @@ func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *User, full, d
 		sabreError(w, http.StatusConflict, `Sabre\DAV\Exception\Conflict`, "Files cannot be created in non-existent collections")
 		return
 	}
-	quota := quotaBytes(u.Quota, s.defaultQuota(r))
-	free := int64(-1) // unlimited
-	if quota >= 0 {
-		used, err := dirSize(s.home(u.ID))
-		if err != nil {
-			sabreError(w, http.StatusInternalServerError, `Sabre\DAV\Exception`, "could not measure usage")
-			return
-		}
-		if info, err := os.Stat(full); err == nil {
-			used -= info.Size() // the upload replaces this file
-		}
-		free = max(quota-used, 0)
+	free, err := s.davFreeSpace(r, u)
+	if err != nil {
+		sabreError(w, http.StatusInternalServerError, `Sabre\DAV\Exception`, "could not measure usage")
+		return
 	}
-	length := r.ContentLength
-	if l := r.Header.Get("OC-Total-Length"); l != "" {
-		if n, err := strconv.ParseInt(l, 10, 64); err == nil {
-			length = n
+	// QuotaPlugin::getLength: the largest of the lengths the client declared.
+	length := int64(-1)
+	for _, h := range []string{"X-Expected-Entity-Length", "Content-Length", "OC-Total-Length"} {
+		if n, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get(h)), 10, 64); err == nil {
+			length = max(length, n)
 		}
 	}
 	if free >= 0 && length > free {
 		sabreError(w, http.StatusInsufficientStorage, `Sabre\DAV\Exception\InsufficientStorage`,
-			fmt.Sprintf("Insufficient space in %s, %d required, %d available", davPath, length, free))
+			fmt.Sprintf("Insufficient space in %s, %d required, %d available", quotaPath, length, free))
 		return
 	}
 	uploads := filepath.Join(s.dataDir, u.ID, "uploads")
@@ -194,7 +190,7 @@ func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *User, full, d
 	}
 	if free >= 0 && n > free {
 		sabreError(w, http.StatusInsufficientStorage, `Sabre\DAV\Exception\InsufficientStorage`,
-			fmt.Sprintf("Insufficient space in %s, %d required, %d available", davPath, n, free))
+			fmt.Sprintf("Insufficient space in %s, %d required, %d available", quotaPath, n, free))
 		return
 	}
 	_, existed := os.Stat(full)
@@ -212,6 +208,33 @@ func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *User, full, d
 		return
 	}
 	w.WriteHeader(http.StatusCreated)
+}
+
+// davFreeSpace is the Quota storage wrapper's free_space for the account's files
+// (lib/private/Files/Storage/Wrapper/Quota.php): with a quota, max(quota - used, 0) bounded by the
+// disk's free space; without, the disk's free space; -1 when unknown (no check then).
+func (s *Server) davFreeSpace(r *http.Request, u *User) (int64, error) {
+	q, err := s.effectiveQuota(r.Context(), u)
+	if err != nil {
+		return 0, err
+	}
+	disk := freeSpace(s.dataDir)
+	if disk < 0 {
+		disk = -1
+	}
+	quota := quotaBytes(q)
+	if quota < 0 {
+		return disk, nil
+	}
+	used, err := dirSize(s.home(u.ID))
+	if err != nil {
+		return 0, err
+	}
+	free := max(quota-used, 0)
+	if disk >= 0 {
+		free = min(free, disk)
+	}
+	return free, nil
 }
 
 func etag(info os.FileInfo) string {
