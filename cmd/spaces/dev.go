@@ -34,15 +34,16 @@ func newDevCommand() *cobra.Command {
 	var pgPort, nomadPort int
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run everything on this machine: private Postgres, Nomad dev agent, seeded accounts, and the server",
-		Long: `dev starts a private PostgreSQL cluster and a Nomad dev agent (data in --dir), applies the
-migrations, seeds a moderator account and an operator API token, and serves the web UI with the
-dev jobspec (raw_exec running the Nextcloud stand-in). Ctrl-C stops everything it started and keeps
-the data for next time. Nomad's dev agent keeps no jobs: spaces that were active before a restart
-have no running job until a reconciler registers them again (not built yet).`,
+		Short: "Run everything on this machine: private Postgres and Nomad, seeded accounts, and the server",
+		Long: `dev starts a private PostgreSQL cluster and a single-node Nomad agent, server and client
+(data in --dir), applies the migrations, seeds a moderator account and an operator API token, and
+serves the web UI with the dev jobspec (raw_exec running the Nextcloud stand-in). Ctrl-C stops
+everything it started and keeps the data for next time: Postgres, and Nomad's jobs and Variables
+(the spaces' secrets). On the next run Nomad starts the spaces' jobs again, seconds after it is up.
+Delete --dir (make clean-dev) to start afresh.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			return runDev(ctx, cmd, dir, nomadBin, pgPort, nomadPort)
 		},
@@ -50,7 +51,7 @@ have no running job until a reconciler registers them again (not built yet).`,
 	cmd.Flags().StringVar(&dir, "dir", ".dev", "folder for the environment's data")
 	cmd.Flags().StringVar(&nomadBin, "nomad-bin", os.Getenv("SPACES_NOMAD_BIN"), "nomad binary [$SPACES_NOMAD_BIN]")
 	cmd.Flags().IntVar(&pgPort, "postgres-port", 54329, "port of the private PostgreSQL on 127.0.0.1")
-	cmd.Flags().IntVar(&nomadPort, "nomad-port", 4646, "HTTP port of the Nomad dev agent on 127.0.0.1")
+	cmd.Flags().IntVar(&nomadPort, "nomad-port", 4646, "HTTP port of the Nomad agent on 127.0.0.1; its RPC and Serf ports, chosen at the first run (the next two if free), are kept in --dir")
 	bindConfig(cmd, serveSettings...)
 	return cmd
 }
@@ -103,10 +104,13 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, nomadBin string, pgPor
 	if err := ensureDatabase(ctx, pg.URL("postgres"), "spaces"); err != nil {
 		return err
 	}
-	// A dev agent keeps its state in memory; stale client state from a killed run would only confuse it.
-	_ = os.RemoveAll(filepath.Join(dir, "nomad", "data"))
-	nomad := &devenv.Nomad{Bin: nomadBin, Dir: filepath.Join(dir, "nomad"), HTTPPort: nomadPort}
-	defer nomad.Stop() //nolint:errcheck
+	// A persistent agent: jobs and Variables (each space's secrets) survive a restart, as in production.
+	nomad := &devenv.Nomad{Bin: nomadBin, Dir: filepath.Join(dir, "nomad"), HTTPPort: nomadPort, Persistent: true}
+	defer func() {
+		if err := nomad.Stop(); err != nil {
+			logger.Warn("stopping nomad", "err", err)
+		}
+	}()
 	if err := nomad.Start(ctx, logger); err != nil {
 		return fmt.Errorf("start nomad: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -227,6 +228,17 @@ func TestDevBringsEverythingUpAndKeepsData(t *testing.T) {
 		t.Fatalf("printed API token does not work: %v", err)
 	}
 	pool.Close()
+
+	// Nomad keeps what a space needs across a restart: its job (with its versions) and its
+	// Variable (its secrets).
+	nomadAddr := "http://127.0.0.1:" + itoa(nomadPort)
+	firstStart := time.Now()
+	nomadRequest(t, http.MethodPost, nomadAddr+"/v1/jobs", sleeperJob("1"), nil)
+	nomadRequest(t, http.MethodPost, nomadAddr+"/v1/jobs", sleeperJob("2"), nil) // version 1
+	const password = "kept-across-restarts"
+	secret := map[string]any{"Items": map[string]string{"db_password": password}}
+	nomadRequest(t, http.MethodPut, nomadAddr+"/v1/var/spaces/e2e", secret, nil)
+	waitSleeperStarted(t, nomadAddr, firstStart)
 	first.stop(t)
 
 	for _, port := range []int{pgPort, nomadPort, httpPort} {
@@ -235,7 +247,11 @@ func TestDevBringsEverythingUpAndKeepsData(t *testing.T) {
 			t.Errorf("port %d still answers after Ctrl-C", port)
 		}
 	}
+	if left := processesUnder(t, dir); len(left) > 0 {
+		t.Errorf("processes still running in the environment's folder after Ctrl-C: %v", left)
+	}
 
+	secondStart := time.Now()
 	second := startDev(t, dir, pgPort, nomadPort, httpPort)
 	if second.login != first.login || second.password != first.password || second.token != first.token {
 		t.Errorf("second run printed other credentials: %+v vs %+v", second, first)
@@ -243,7 +259,117 @@ func TestDevBringsEverythingUpAndKeepsData(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "postgres", "data", "PG_VERSION")); err != nil {
 		t.Errorf("postgres data not kept: %v", err)
 	}
+	var versions struct{ Versions []struct{ Version int } }
+	nomadRequest(t, http.MethodGet, nomadAddr+"/v1/job/sleeper/versions", nil, &versions)
+	if len(versions.Versions) != 2 || versions.Versions[0].Version != 1 {
+		t.Errorf("job versions after a restart = %+v, want 1 and 0", versions.Versions)
+	}
+	var variable struct{ Items map[string]string }
+	nomadRequest(t, http.MethodGet, nomadAddr+"/v1/var/spaces/e2e", nil, &variable)
+	if variable.Items["db_password"] != password {
+		t.Errorf("variable after a restart = %v, want db_password %q", variable.Items, password)
+	}
+	// Nomad starts the job's allocation again by itself: its task really runs again.
+	waitSleeperStarted(t, nomadAddr, secondStart)
+	running := false
+	for _, p := range processesUnder(t, dir) {
+		running = running || strings.Contains(p, " /bin/sleep 3600")
+	}
+	if !running {
+		t.Errorf("Nomad reports the task running again but it does not run: %v", processesUnder(t, dir))
+	}
 	second.stop(t)
+	if left := processesUnder(t, dir); len(left) > 0 {
+		t.Errorf("processes still running in the environment's folder after Ctrl-C: %v", left)
+	}
+}
+
+// sleeperJob is a raw_exec job that sleeps; meta changes make new versions of it.
+func sleeperJob(meta string) map[string]any {
+	return map[string]any{"Job": map[string]any{
+		"ID": "sleeper", "Name": "sleeper", "Type": "service", "Datacenters": []string{"*"},
+		"Meta": map[string]string{"v": meta},
+		"TaskGroups": []any{map[string]any{"Name": "g", "Count": 1, "Tasks": []any{map[string]any{
+			"Name": "t", "Driver": "raw_exec",
+			"Config":    map[string]any{"command": "/bin/sleep", "args": []string{"3600"}},
+			"Resources": map[string]int{"CPU": 20, "MemoryMB": 16},
+		}}}},
+	}}
+}
+
+// nomadRequest sends body (JSON) to the Nomad API and decodes the answer into out, when not nil.
+func nomadRequest(t *testing.T, method, url string, body, out any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s %s", method, url, resp.Status, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+	}
+}
+
+// waitSleeperStarted waits until an allocation of the sleeper job runs a task started after since.
+func waitSleeperStarted(t *testing.T, nomadAddr string, since time.Time) {
+	t.Helper()
+	var allocs []struct {
+		ID, ClientStatus string
+		TaskStates       map[string]struct {
+			State     string
+			StartedAt time.Time
+		}
+	}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		nomadRequest(t, http.MethodGet, nomadAddr+"/v1/job/sleeper/allocations", nil, &allocs)
+		for _, a := range allocs {
+			if ts := a.TaskStates["t"]; a.ClientStatus == "running" && ts.State == "running" && ts.StartedAt.After(since) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no allocation of the sleeper job started after %s: %+v", since.Format(time.RFC3339Nano), allocs)
+}
+
+// processesUnder lists the processes that run in dir or name a path under it.
+func processesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := dir + string(filepath.Separator)
+	var found []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cwd, _ := os.Readlink("/proc/" + e.Name() + "/cwd")
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.HasPrefix(cwd+string(filepath.Separator), prefix) || bytes.Contains(cmdline, []byte(prefix)) {
+			found = append(found, e.Name()+" "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		}
+	}
+	return found
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,6 +1,7 @@
 // Package devenv starts the real servers that `make dev` and `make test` need on this one machine:
-// a private PostgreSQL cluster and a Nomad dev agent. Each is a child process of the caller and is
-// stopped by it; their data lives in a folder the caller names.
+// a private PostgreSQL cluster and a single-node Nomad agent (a throwaway dev agent for tests, a
+// persistent one for make dev). Each is a child process of the caller and is stopped by it; their
+// data lives in a folder the caller names.
 package devenv
 
 import (

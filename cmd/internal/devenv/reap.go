@@ -15,23 +15,25 @@ import (
 )
 
 // reapUnder kills what an agent left running under dir and unmounts what it left mounted there.
+// It returns how many processes it killed.
 //
 // A raw_exec task outlives its agent by design (the agent reattaches after a restart), and so does
 // its executor. Tasks whose stop the agent did not see through (a job purged while its allocations
 // were still stopping, an agent killed after its grace period) would otherwise keep their ports and
-// memory after the environment is gone, and the next agent would hand the same ports out again.
+// memory after the environment is gone, and the next agent would hand the same ports out again;
+// a persistent agent leaves all its tasks running when it stops (the next one starts them again).
 // The processes are found by their working directory or command line under dir (each task runs in
 // its allocation folder; each executor names its log file there). Each task's secrets/ and private/
 // are tmpfs mounts the agent leaves behind too; they are detached so dir can be removed.
-func reapUnder(dir string) error {
+func reapUnder(dir string) (int, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	prefix := abs + string(filepath.Separator)
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil // not Linux: nothing to reap this way
+		return 0, nil // not Linux: nothing to reap this way
 	}
 	var killed []int
 	for _, e := range entries {
@@ -63,10 +65,7 @@ func reapUnder(dir string) error {
 			errs = append(errs, fmt.Errorf("unmount %s: %w", m, err))
 		}
 	}
-	if len(killed) > 0 {
-		errs = append(errs, fmt.Errorf("%d processes outlived the nomad agent and were killed", len(killed)))
-	}
-	return errors.Join(errs...)
+	return len(killed), errors.Join(errs...)
 }
 
 // mountsUnder lists the mount points below prefix, deepest first.
