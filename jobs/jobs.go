@@ -81,11 +81,19 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 			QueueDefault:   {MaxWorkers: 10},
 			QueueProvision: {MaxWorkers: 100},
 			QueueMail:      {MaxWorkers: 5},
+			QueueReconcile: {MaxWorkers: 2},
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build river client: %w", err)
+	}
+	if work && deps.Provisioner != nil {
+		logger := deps.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		wakeReconciler(client, deps.Provisioner, logger)
 	}
 	return client, nil
 }

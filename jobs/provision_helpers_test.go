@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,6 +131,8 @@ type envOptions struct {
 	// capacityFromNomad, cpu and memoryMB: the ceiling from Nomad's nodes, for a space of that size.
 	capacityFromNomad bool
 	cpu, memoryMB     int
+	// usageInterval and usageTimeout: how often a space is measured, how long it may take.
+	usageInterval, usageTimeout time.Duration
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -154,6 +157,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		BaseDomain: testDomain, Template: templates.Dev, Templates: set, StandinBin: standinBin(t),
 		TenantDatabaseURL: admin, Capacity: o.capacity, CapacityFromNomad: o.capacityFromNomad,
 		CPU: o.cpu, MemoryMB: o.memoryMB, HealthTimeout: 2 * time.Minute,
+		UsageInterval: o.usageInterval, UsageTimeout: o.usageTimeout,
 	}, pool, nc, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -214,12 +218,17 @@ func (e *env) approve(slug string) tenants.Space {
 
 func approveSpace(t testing.TB, pool *pgxpool.Pool, client *jobs.Client, slug string) tenants.Space {
 	t.Helper()
+	return approveSpaceWith(t, pool, client, slug, quota.Limits{StorageBytes: quota.GB, Accounts: 5})
+}
+
+func approveSpaceWith(t testing.TB, pool *pgxpool.Pool, client *jobs.Client, slug string, l quota.Limits) tenants.Space {
+	t.Helper()
 	ctx := context.Background()
 	var s tenants.Space
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
 		s, err = tenants.CreateSpace(ctx, tx, tenants.NewSpace{Slug: slug, AssociationName: "Asso " + slug,
-			ContactEmail: "Contact@" + slug + ".example", Locale: "fr", Limits: quota.Limits{StorageBytes: quota.GB, Accounts: 5}},
+			ContactEmail: "Contact@" + slug + ".example", Locale: "fr", Limits: l},
 			tenants.ModeratorActor(1))
 		if err != nil {
 			return err
@@ -231,6 +240,13 @@ func approveSpace(t testing.TB, pool *pgxpool.Pool, client *jobs.Client, slug st
 		t.Fatal(err)
 	}
 	cleanupSpace(t, pgtest.ServerURL(t), slug)
+	// Runs before cleanupSpace: the service must be stopped before its job is purged, or its
+	// reconciler would register the job again.
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		client.Stop(sctx) //nolint:errcheck // stopped already by an earlier cleanup, at worst
+	})
 	return s
 }
 
@@ -339,8 +355,13 @@ func checkProvisionedOnce(t testing.TB, pool *pgxpool.Pool, nc *nomad.Client, pr
 	if err != nil {
 		t.Fatal(err)
 	}
-	if int64(details.Quota.Quota) != s.Limits.StorageBytes {
-		t.Errorf("owner quota = %+v, want %d", details.Quota, s.Limits.StorageBytes)
+	// The storage plan for one account of a fresh space: most of the limit, never more.
+	plan := quota.PlanStorage(quota.PlanInput{Limits: s.Limits, Accounts: []quota.Account{{ID: "spaces-admin", Service: true}, {ID: owner}}})
+	if details.Quota.Quota != plan.Quotas[owner] || details.Quota.Quota > s.Limits.StorageBytes {
+		t.Errorf("owner quota = %+v, want %d of the space's %d", details.Quota, plan.Quotas[owner], s.Limits.StorageBytes)
+	}
+	if slices.Contains(details.Groups, "admin") || !slices.Contains(details.Groups, provisioner.AssociationGroup) {
+		t.Errorf("owner groups = %v, want %s and not admin", details.Groups, provisioner.AssociationGroup)
 	}
 
 	var mails int
@@ -436,6 +457,13 @@ func (p *flakyProxy) set(mode int32) {
 		p.release = make(chan struct{})
 		p.mu.Unlock()
 	}
+}
+
+// requestsSeen lists the requests forwarded or refused so far ("GET /v1/jobs").
+func (p *flakyProxy) requestsSeen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.requests...)
 }
 
 func (p *flakyProxy) hook(f func(r *http.Request)) {

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 
 	"github.com/assospaces/spaces/provisioner/nextcloud"
+	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
 )
 
@@ -20,10 +21,21 @@ func (p *Provisioner) Nextcloud(s tenants.Space, addr string, secrets map[string
 		nextcloud.WithHTTPClient(p.http))
 }
 
-// bootstrap gives the association its first account: an administrator whose login is the
-// contact address, with the one-time password from the Nomad Variable and the space's whole
-// storage as quota. The accounts limit is in the config file the jobspec renders. An account
-// that exists already (an earlier pass) is kept and its quota set again.
+// AssociationGroup is the Nextcloud group of the association's accounts. The first account is
+// its sub-admin: it creates, edits, disables and deletes the association's accounts, within the
+// accounts limit (the user limit in the config file the jobspec renders) and with quotas the
+// service owns, but it is not an instance administrator: it cannot change the space's
+// configuration, see or touch the service's own account, or raise a quota above the space's
+// limit (files/max_quota).
+const AssociationGroup = "association"
+
+// bootstrap gives the association its first account: its login is the contact address, its
+// one-time password comes from the Nomad Variable, it belongs to AssociationGroup and is that
+// group's sub-admin. The storage plan for a space with this one account is applied at once
+// (its quota, the default quota of accounts created before the next usage pass, and the
+// maximum quota), so the limit holds from the first minute. Everything is idempotent: a
+// resumed pass finds the group and the account and sets what is missing. A first account made
+// an instance administrator by an earlier version leaves group admin.
 func (p *Provisioner) bootstrap(ctx context.Context, s tenants.Space, addr string, secrets map[string]string) error {
 	nc, err := p.Nextcloud(s, addr, secrets)
 	if err != nil {
@@ -37,20 +49,50 @@ func (p *Provisioner) bootstrap(ctx context.Context, s tenants.Space, addr strin
 		return fmt.Errorf("nextcloud at %s is not ready (installed %v, maintenance %v, upgrade needed %v)",
 			addr, st.Installed, st.Maintenance, st.NeedsDBUpgrade)
 	}
+	if err := nc.CreateGroup(ctx, AssociationGroup, s.AssociationName); err != nil && !errors.Is(err, nextcloud.ErrGroupExists) {
+		return err
+	}
 	login := OwnerLogin(s)
-	quota := strconv.FormatInt(s.Limits.StorageBytes, 10)
+	plan := quota.PlanStorage(quota.PlanInput{Limits: s.Limits, Accounts: []quota.Account{
+		{ID: p.cfg.AdminUser, Service: true}, {ID: login}}})
+	ownerQuota := quota.NextcloudQuotaString(plan.Quotas[login])
+	for _, kv := range [][2]string{
+		{"max_quota", quota.NextcloudQuotaString(plan.MaxQuota)},
+		{"default_quota", quota.NextcloudQuotaString(plan.DefaultQuota)},
+	} {
+		if err := nc.SetAppValue(ctx, "files", kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
 	_, err = nc.CreateUser(ctx, nextcloud.CreateUser{
 		UserID: login, Password: secrets[keyOwnerPassword], DisplayName: s.AssociationName, Email: login,
-		Groups: []string{"admin"}, Quota: quota, Language: s.Locale,
+		Groups: []string{AssociationGroup}, Quota: ownerQuota, Language: s.Locale,
 	})
 	switch {
 	case errors.Is(err, nextcloud.ErrUserExists):
-		if err := nc.SetQuota(ctx, login, quota); err != nil {
+		owner, err := nc.UserDetails(ctx, login)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(owner.Groups, "admin") {
+			if err := nc.RemoveFromGroup(ctx, login, "admin"); err != nil {
+				return err
+			}
+		}
+		if !slices.Contains(owner.Groups, AssociationGroup) {
+			if err := nc.AddToGroup(ctx, login, AssociationGroup); err != nil {
+				return err
+			}
+		}
+		if err := nc.SetQuota(ctx, login, ownerQuota); err != nil {
 			return err
 		}
 	case errors.Is(err, nextcloud.ErrUserLimit):
 		return &PermanentError{Reason: "the accounts limit leaves no room for the first account", Err: err}
 	case err != nil:
+		return err
+	}
+	if err := nc.AddSubAdmin(ctx, login, AssociationGroup); err != nil {
 		return err
 	}
 	return nil

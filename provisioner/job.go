@@ -18,6 +18,11 @@ const (
 	MetaSpecHash   = "spaces_spec_hash"
 )
 
+// ServiceAccounts is how many accounts the service itself keeps in every space (its
+// administrator). Nextcloud counts them against its user limit, so the limit rendered is the
+// association's accounts limit plus these: the association gets exactly its limit.
+const ServiceAccounts = 1
+
 // Params are the jobspec values of space s.
 func (p *Provisioner) Params(s tenants.Space) templates.Params {
 	minHealthy := "10s"
@@ -29,7 +34,7 @@ func (p *Provisioner) Params(s tenants.Space) templates.Params {
 		SpaceID: s.ID, Generation: s.Generation, Domain: p.Domain(s.Slug),
 		VariablePath: nomad.VariablePath(JobID(s.Slug)),
 		DBHost:       p.dbHost, DBPort: p.dbPort, DBName: DatabaseName(s.Slug), DBUser: DatabaseName(s.Slug),
-		AdminUser: p.cfg.AdminUser, UserLimit: s.Limits.Accounts, StorageBytes: s.Limits.StorageBytes,
+		AdminUser: p.cfg.AdminUser, UserLimit: s.Limits.Accounts + ServiceAccounts, StorageBytes: s.Limits.StorageBytes,
 		StandinBin: p.cfg.StandinBin, Image: p.cfg.Image, CPU: p.cfg.CPU, MemoryMB: p.cfg.MemoryMB,
 		MinHealthy: minHealthy,
 	}
@@ -44,7 +49,7 @@ func (p *Provisioner) ensureJob(ctx context.Context, s tenants.Space) (uint64, e
 	if err != nil {
 		return 0, &PermanentError{Reason: "the jobspec template does not render", Err: err}
 	}
-	hash := specHash(hcl)
+	hash := SpecHash(hcl)
 
 	existing, err := p.nomad.Job(ctx, jobID)
 	switch {

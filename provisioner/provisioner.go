@@ -45,6 +45,8 @@ type Nomad interface {
 	Services(ctx context.Context, name string, waitIndex uint64, wait time.Duration) ([]*nomadapi.ServiceRegistration, uint64, error)
 	JobChanges(ctx context.Context) (<-chan string, error)
 	Nodes(ctx context.Context) ([]*nomadapi.NodeListStub, error)
+	ListJobs(ctx context.Context, prefix string) ([]*nomadapi.JobListStub, error)
+	ListAllocations(ctx context.Context, jobPrefix string) ([]*nomadapi.AllocationListStub, error)
 }
 
 var _ Nomad = (*nomad.Client)(nil)
@@ -77,6 +79,10 @@ type Config struct {
 	// CPU (MHz) and MemoryMB are reserved for each space's Nextcloud task.
 	CPU      int
 	MemoryMB int
+	// UsageInterval is how often each active space's usage is measured and its quotas enforced.
+	UsageInterval time.Duration
+	// UsageTimeout bounds the measure of one space, so that a hung one never holds the others.
+	UsageTimeout time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -100,6 +106,12 @@ func (c *Config) defaults() error {
 	}
 	if c.HealthTimeout <= 0 {
 		c.HealthTimeout = 5 * time.Minute
+	}
+	if c.UsageInterval <= 0 {
+		c.UsageInterval = 5 * time.Minute
+	}
+	if c.UsageTimeout <= 0 {
+		c.UsageTimeout = 20 * time.Second
 	}
 	if c.AdminUser == "" {
 		c.AdminUser = "spaces-admin"
@@ -141,6 +153,12 @@ type Provisioner struct {
 	ceiling   int
 	ceilingAt time.Time
 	fp        footprint // guarded by ceilingMu
+
+	specMu sync.Mutex
+	specs  map[specKey]string // jobspec hash by space and generation
+
+	secretsMu sync.Mutex
+	secrets   map[string]map[string]string // Variable items by job id, for usage passes
 }
 
 // databaseConcurrency is how many passes may run the database step at once, no more than the
@@ -175,6 +193,7 @@ func New(ctx context.Context, cfg Config, db tenants.DB, n Nomad, logger *slog.L
 		http:   &http.Client{Timeout: 30 * time.Second},
 		logger: logger, now: time.Now, closeDB: true, watch: newWatcher(n, logger),
 		dbSlots: make(chan struct{}, databaseConcurrency),
+		specs:   map[specKey]string{}, secrets: map[string]map[string]string{},
 	}, nil
 }
 
@@ -185,6 +204,11 @@ func (p *Provisioner) Close() {
 		p.tenant.Close()
 	}
 }
+
+// OnSpaceJobChange calls f, at most about once a second, whenever Nomad's event stream reports a
+// change to a space's job (registered, stopped, purged, an allocation failing or recovering), so
+// that a reconcile pass can run at once rather than at its next period. f must not block long.
+func (p *Provisioner) OnSpaceJobChange(f func()) { p.watch.onChange(f) }
 
 // HealthTimeout is how long one pass waits for a healthy allocation.
 func (p *Provisioner) HealthTimeout() time.Duration { return p.cfg.HealthTimeout }
@@ -356,7 +380,7 @@ func (p *Provisioner) Provision(ctx context.Context, spaceID int64, ready ReadyF
 			return err
 		}
 		conds := append(seen,
-			cond(CondBootstrapped, true, "AccountCreated", "first account "+OwnerLogin(s)+", accounts limit and quota set"),
+			cond(CondBootstrapped, true, "AccountCreated", "first account "+OwnerLogin(s)+", sub-admin of group "+AssociationGroup+"; storage plan applied"),
 			cond(CondReady, true, "Active", "serving at https://"+p.Domain(s.Slug)))
 		if err := tenants.RecordObservation(ctx, tx, s.ID, s.Generation, conds, p.now()); err != nil {
 			return err
@@ -418,7 +442,9 @@ func shortID(id string) string {
 	return id
 }
 
-func specHash(hcl string) string {
+// SpecHash is the hash of a rendered jobspec, kept in the job's meta (MetaSpecHash) to tell
+// whether Nomad runs the jobspec decided.
+func SpecHash(hcl string) string {
 	h := sha256.Sum256([]byte(hcl))
 	return hex.EncodeToString(h[:8])
 }

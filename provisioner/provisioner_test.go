@@ -90,6 +90,12 @@ func (f *fakeNomad) Allocations(context.Context, string, uint64, time.Duration) 
 func (f *fakeNomad) Services(context.Context, string, uint64, time.Duration) ([]*nomadapi.ServiceRegistration, uint64, error) {
 	return nil, 0, nil
 }
+func (f *fakeNomad) ListJobs(context.Context, string) ([]*nomadapi.JobListStub, error) {
+	return nil, errors.New("not in the fake")
+}
+func (f *fakeNomad) ListAllocations(context.Context, string) ([]*nomadapi.AllocationListStub, error) {
+	return nil, errors.New("not in the fake")
+}
 func (f *fakeNomad) Nodes(context.Context) ([]*nomadapi.NodeListStub, error) {
 	return nil, errors.New("unused")
 }

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -25,11 +26,54 @@ type watcher struct {
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
 	started bool
+	// hooks are called, at most once per hookEvery, after any space job changed.
+	hooks []func()
+	kick  chan struct{}
 }
+
+// hookEvery spaces out the calls of the change hooks: a burst of events makes one call.
+const hookEvery = time.Second
 
 func newWatcher(n Nomad, logger *slog.Logger) *watcher {
 	ctx, stop := context.WithCancel(context.Background())
-	return &watcher{nomad: n, logger: logger, ctx: ctx, stop: stop, waiters: map[string]map[chan struct{}]struct{}{}}
+	return &watcher{nomad: n, logger: logger, ctx: ctx, stop: stop, waiters: map[string]map[chan struct{}]struct{}{},
+		kick: make(chan struct{}, 1)}
+}
+
+// onChange calls f (spaced out by hookEvery) whenever Nomad reports a change to a space's job:
+// registered, stopped, purged, or one of its allocations or services changed.
+func (w *watcher) onChange(f func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.hooks = append(w.hooks, f)
+	if len(w.hooks) == 1 {
+		go w.callHooks(w.ctx)
+	}
+	w.startLocked()
+}
+
+func (w *watcher) callHooks(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+		}
+		w.mu.Lock()
+		hooks := append([]func(){}, w.hooks...)
+		w.mu.Unlock()
+		for _, f := range hooks {
+			f()
+		}
+		sleep(ctx, hookEvery)
+	}
+}
+
+func (w *watcher) startLocked() {
+	if !w.started {
+		w.started = true
+		go w.run(w.ctx)
+	}
 }
 
 // subscribe returns a channel poked when jobID changes (or at each resync), and its release.
@@ -40,10 +84,7 @@ func (w *watcher) subscribe(jobID string) (<-chan struct{}, func()) {
 		w.waiters[jobID] = map[chan struct{}]struct{}{}
 	}
 	w.waiters[jobID][ch] = struct{}{}
-	if !w.started {
-		w.started = true
-		go w.run(w.ctx)
-	}
+	w.startLocked()
 	w.mu.Unlock()
 	return ch, func() {
 		w.mu.Lock()
@@ -106,6 +147,12 @@ func (w *watcher) run(ctx context.Context) {
 		w.pokeAll() // what changed while the stream was down
 		for jobID := range changes {
 			w.poke(jobID)
+			if strings.HasPrefix(jobID, jobPrefix) {
+				select {
+				case w.kick <- struct{}{}:
+				default:
+				}
+			}
 		}
 		sleep(ctx, time.Second)
 	}

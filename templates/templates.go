@@ -63,7 +63,8 @@ type Params struct {
 
 	// AdminUser is the Nextcloud administrator the provisioner logs in as.
 	AdminUser string
-	// UserLimit is Nextcloud's one-click-instance.user-limit: the space's accounts limit.
+	// UserLimit is Nextcloud's one-click-instance.user-limit: the space's accounts limit plus the
+	// accounts the service keeps in the space, which Nextcloud counts too.
 	UserLimit int
 	// StorageBytes is the space's storage limit, for templates that size a volume.
 	StorageBytes int64

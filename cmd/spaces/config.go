@@ -49,6 +49,8 @@ type Config struct {
 	CapacityFromNomad bool
 	// ProvisionTimeout is how long one provisioning pass waits for its space to be healthy.
 	ProvisionTimeout time.Duration
+	// UsageInterval is how often each active space's usage is measured and its quotas enforced.
+	UsageInterval time.Duration
 
 	// APIAddr and APIToken are where the operators' commands reach the JSON API, and as whom.
 	APIAddr  *url.URL
@@ -217,6 +219,16 @@ var settings = []setting{
 				return errors.New("not a duration of at least 5s")
 			}
 			c.ProvisionTimeout = d
+			return nil
+		}},
+	{env: "SPACES_USAGE_INTERVAL", flag: "usage-interval", def: "5m", form: "a Go duration such as 5m",
+		help: "how often each active space's usage is measured and its storage plan checked; warnings and the block of a full space follow within this time",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 10*time.Second {
+				return errors.New("not a duration of at least 10s")
+			}
+			c.UsageInterval = d
 			return nil
 		}},
 	{env: "SPACES_ADDR", flag: "addr", def: "http://127.0.0.1:8080", form: "http(s)://HOST[:PORT]",

@@ -28,7 +28,7 @@ var serveSettings = []string{
 	"SPACES_DATABASE_URL", "SPACES_LISTEN", "SPACES_PUBLIC_URL", "SPACES_BASE_DOMAIN", "SPACES_TENANT_DATABASE_URL",
 	"NOMAD_ADDR", "NOMAD_TOKEN", "NOMAD_REGION", "NOMAD_NAMESPACE", "SPACES_NOMAD_TEMPLATE", "SPACES_TEMPLATE_DIR",
 	"SPACES_STANDIN_BIN", "SPACES_SMTP_URL", "SPACES_MAIL_FROM", "SPACES_DEFAULT_STORAGE", "SPACES_DEFAULT_ACCOUNTS",
-	"SPACES_CAPACITY", "SPACES_PROVISION_TIMEOUT", "SPACES_APPLY_PER_HOUR", "SPACES_RETENTION", "SPACES_SECRET_KEY", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
+	"SPACES_CAPACITY", "SPACES_PROVISION_TIMEOUT", "SPACES_USAGE_INTERVAL", "SPACES_APPLY_PER_HOUR", "SPACES_RETENTION", "SPACES_SECRET_KEY", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
 	"SPACES_TRUSTED_PROXIES",
 }
 
@@ -142,6 +142,7 @@ func newProvisioner(ctx context.Context, cfg *Config, pool *pgxpool.Pool, logger
 		BaseDomain: cfg.BaseDomain, Template: cfg.NomadTemplate, Templates: set, StandinBin: cfg.StandinBin,
 		Namespace: cfg.NomadNamespace, Region: cfg.NomadRegion, TenantDatabaseURL: cfg.TenantDatabaseURL,
 		Capacity: cfg.Capacity, CapacityFromNomad: cfg.CapacityFromNomad, HealthTimeout: cfg.ProvisionTimeout,
+		UsageInterval: cfg.UsageInterval,
 	}, pool, nc, logger)
 	if err != nil {
 		return nil, &ConfigError{Env: "SPACES_TENANT_DATABASE_URL", Flag: "tenant-database-url", Msg: err.Error()}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -246,6 +247,31 @@ func (c *Client) Services(ctx context.Context, name string, waitIndex uint64, wa
 	return regs, meta.LastIndex, nil
 }
 
+// ListJobs lists the jobs whose id starts with prefix, with their meta and summary, in one call.
+func (c *Client) ListJobs(ctx context.Context, prefix string) ([]*api.JobListStub, error) {
+	q := c.q(ctx)
+	q.Prefix = prefix
+	q.Params = map[string]string{"meta": "true"}
+	jobs, _, err := c.api.Jobs().List(q)
+	if err != nil {
+		return nil, fmt.Errorf("list nomad jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// ListAllocations lists, in one call, the allocations of the jobs whose id starts with
+// jobPrefix, with their allocated ports (resources) but without their task events.
+func (c *Client) ListAllocations(ctx context.Context, jobPrefix string) ([]*api.AllocationListStub, error) {
+	q := c.q(ctx)
+	q.Filter = fmt.Sprintf("JobID matches %q", "^"+regexp.QuoteMeta(jobPrefix))
+	q.Params = map[string]string{"resources": "true", "task_states": "false"}
+	allocs, _, err := c.api.Allocations().List(q)
+	if err != nil {
+		return nil, fmt.Errorf("list nomad allocations: %w", err)
+	}
+	return allocs, nil
+}
+
 // DeregisterJob stops a job, and with purge forgets it; a missing job is not an error.
 func (c *Client) DeregisterJob(ctx context.Context, jobID string, purge bool) error {
 	if _, _, err := c.api.Jobs().Deregister(jobID, purge, c.w(ctx)); err != nil && !isStatus(err, http.StatusNotFound) {
@@ -275,11 +301,12 @@ func isParseMessage(err error) bool {
 	return false
 }
 
-// JobChanges follows Nomad's event stream (topics Allocation and Service) and sends the id of
-// each job whose allocations or service registrations change. The channel is closed when the
+// JobChanges follows Nomad's event stream (topics Job, Allocation and Service) and sends the id
+// of each job that is registered, stopped or purged, or whose allocations or service
+// registrations change. The channel is closed when the
 // stream ends (ctx ended, or Nomad went away): the caller reconnects and re-reads what it waits on.
 func (c *Client) JobChanges(ctx context.Context) (<-chan string, error) {
-	topics := map[api.Topic][]string{api.TopicAllocation: {"*"}, api.TopicService: {"*"}}
+	topics := map[api.Topic][]string{api.TopicJob: {"*"}, api.TopicAllocation: {"*"}, api.TopicService: {"*"}}
 	events, err := c.api.EventStream().Stream(ctx, topics, 0, c.q(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("follow nomad events: %w", err)
@@ -298,6 +325,8 @@ func (c *Client) JobChanges(ctx context.Context) (<-chan string, error) {
 				e := &batch.Events[i]
 				var jobID string
 				switch e.Topic {
+				case api.TopicJob:
+					jobID = e.Key
 				case api.TopicAllocation:
 					if a, err := e.Allocation(); err == nil && a != nil {
 						jobID = a.JobID
