@@ -292,6 +292,18 @@ func TestQuotasOwnedByTheService(t *testing.T) {
 	if after.Quota.Quota != before.Quota.Quota {
 		t.Errorf("owner quota after a change behind our back = %d, want %d back", after.Quota.Quota, before.Quota.Quota)
 	}
+	// The files app's maximum quota too.
+	maxQuota, err := a.admin.AppValue(ctx, "files", "max_quota")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.admin.SetAppValue(ctx, "files", "max_quota", "-1"); err != nil {
+		t.Fatal(err)
+	}
+	runJob(t, e, jobs.CollectUsageArgs{})
+	if got, err := a.admin.AppValue(ctx, "files", "max_quota"); err != nil || got != maxQuota {
+		t.Errorf("files max_quota after a change behind our back = %q, %v; want %q back", got, err, maxQuota)
+	}
 	// The first account manages the association's accounts, but not past the space's limit.
 	if err := a.owner.SetQuota(ctx, a.ownerID, "100 GB"); err == nil {
 		t.Error("the first account raised its own quota above the space's limit")

@@ -183,6 +183,12 @@ func (p *Provisioner) collectOne(ctx context.Context, s tenants.Space, h allocHe
 		res.plan = &plan
 		p.logger.InfoContext(ctx, "storage plan applied", "space", s.Slug, "why", why, "quota_writes", writes,
 			"used", res.usage.UsedBytes, "limit", s.Limits.StorageBytes)
+	} else {
+		writes, err := p.restoreFilesQuotas(ctx, s, nc, *previous)
+		res.writes = writes
+		if err != nil {
+			return nil, fmt.Errorf("check the files app's quotas: %w", err)
+		}
 	}
 
 	level := quota.StorageLevel(prev.Level, res.usage.UsedBytes, s.Limits.StorageBytes)
@@ -217,6 +223,30 @@ func (p *Provisioner) applyPlan(ctx context.Context, nc *nextcloud.Client, plan 
 			return writes, err
 		}
 		writes++
+	}
+	return writes, nil
+}
+
+// restoreFilesQuotas puts back the files app's maximum and default quotas of plan when they were
+// changed behind the service's back (by an administrator of the instance).
+func (p *Provisioner) restoreFilesQuotas(ctx context.Context, s tenants.Space, nc *nextcloud.Client, plan quota.Plan) (int, error) {
+	writes := 0
+	for _, kv := range [][2]string{
+		{"max_quota", quota.NextcloudQuotaString(plan.MaxQuota)},
+		{"default_quota", quota.NextcloudQuotaString(plan.DefaultQuota)},
+	} {
+		got, err := nc.AppValue(ctx, "files", kv[0])
+		if err != nil {
+			return writes, err
+		}
+		if got == kv[1] {
+			continue
+		}
+		if err := nc.SetAppValue(ctx, "files", kv[0], kv[1]); err != nil {
+			return writes, err
+		}
+		writes++
+		p.logger.InfoContext(ctx, "files quota put back", "space", s.Slug, "key", kv[0], "found", got, "want", kv[1])
 	}
 	return writes, nil
 }
