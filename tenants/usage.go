@@ -20,8 +20,8 @@ type Usage struct {
 	AccountsDisabled int         `json:"accounts_disabled"`
 	ActiveUsersDay   int         `json:"active_users_day"`
 	ActiveUsersMonth int         `json:"active_users_month"`
-	CollectedAt      time.Time   `json:"collected_at"` // zero: never collected
-	StaleSince       time.Time   `json:"stale_since"`  // zero: the figures are current
+	CollectedAt      time.Time   `json:"collected_at,omitzero"` // zero: never collected
+	StaleSince       time.Time   `json:"stale_since,omitzero"`  // zero: the figures are current
 	StaleReason      string      `json:"stale_reason,omitempty"`
 	Level            quota.Level `json:"storage_level"`
 	// Plan is the quota plan last applied to the space's accounts (a quota.Plan in JSON).

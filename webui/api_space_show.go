@@ -4,28 +4,44 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/assospaces/spaces/tenants"
 )
 
 // apiSpaceView is one space as the API shows it: the space (state, failure reason, conditions,
-// generation and observed generation, limits) and, while it is queued, its place in the queue.
+// generation and observed generation, limits), while it is queued its place in the queue, its
+// last measured usage (null when never measured) and its usage per day over historyDays.
 type apiSpaceView struct {
-	Space tenants.Space        `json:"space"`
-	Queue *tenants.QueueStatus `json:"queue,omitempty"`
+	Space   tenants.Space        `json:"space"`
+	Queue   *tenants.QueueStatus `json:"queue,omitempty"`
+	Usage   *tenants.Usage       `json:"usage"`
+	History []tenants.UsagePoint `json:"history"`
 }
 
-// spaceView reads a space by slug with its queue status; ErrNotFound when there is none.
+// spaceView reads a space by slug with its queue status and usage; ErrNotFound when there is none.
 func (h *handler) spaceView(r *http.Request, slug string) (apiSpaceView, error) {
-	s, err := tenants.GetSpaceBySlug(r.Context(), h.Pool, slug)
+	ctx := r.Context()
+	s, err := tenants.GetSpaceBySlug(ctx, h.Pool, slug)
 	if err != nil {
 		return apiSpaceView{}, err
 	}
-	q, err := h.queueStatus(r.Context(), s)
-	if err != nil {
-		return apiSpaceView{}, err
+	v := apiSpaceView{Space: s}
+	if v.Queue, err = h.queueStatus(ctx, s); err != nil {
+		return v, err
 	}
-	return apiSpaceView{Space: s, Queue: q}, nil
+	u, err := tenants.GetUsage(ctx, h.Pool, s.ID)
+	if err != nil {
+		return v, err
+	}
+	if u.Collected() || u.Stale() {
+		v.Usage = &u
+	}
+	v.History, err = tenants.UsageHistory(ctx, h.Pool, s.ID, timeNow().Add(-historyDays*24*time.Hour))
+	if v.History == nil {
+		v.History = []tenants.UsagePoint{}
+	}
+	return v, err
 }
 
 // applicationRecord is what the moderators' page and the applicant's status page both show of an

@@ -7,8 +7,9 @@ import (
 	"github.com/assospaces/spaces/tenants"
 )
 
-// apiSpaceList is GET /api/v1/spaces: spaces by ascending id, filtered by ?state= (repeatable),
-// paged with ?after=<last id> and ?limit= (at most 1000). next_after is 0 on the last page.
+// apiSpaceList is GET /api/v1/spaces: spaces by ascending id with their usage, filtered by
+// ?state= (repeatable), paged with ?after=<last id> and ?limit= (at most 1000). next_after is 0
+// on the last page.
 func (h *handler) apiSpaceList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f tenants.SpaceFilter
@@ -43,9 +44,32 @@ func (h *handler) apiSpaceList(w http.ResponseWriter, r *http.Request) {
 		h.apiInternal(w, r, err)
 		return
 	}
+	ids := make([]int64, len(spaces))
+	for i, s := range spaces {
+		ids[i] = s.ID
+	}
+	usage, err := tenants.UsageOf(r.Context(), h.Pool, ids)
+	if err != nil {
+		h.apiInternal(w, r, err)
+		return
+	}
+	items := make([]apiSpaceItem, len(spaces))
+	for i, s := range spaces {
+		items[i].Space = s
+		if u, ok := usage[s.ID]; ok && (u.Collected() || u.Stale()) {
+			items[i].Usage = &u
+		}
+	}
 	next := int64(0)
 	if len(spaces) == f.Limit {
 		next = spaces[len(spaces)-1].ID
 	}
-	h.apiJSON(w, r, http.StatusOK, map[string]any{"spaces": spaces, "next_after": next})
+	h.apiJSON(w, r, http.StatusOK, map[string]any{"spaces": items, "next_after": next})
+}
+
+// apiSpaceItem is a space in the list: the space's own fields and its last measured usage
+// (null when never measured).
+type apiSpaceItem struct {
+	tenants.Space
+	Usage *tenants.Usage `json:"usage"`
 }

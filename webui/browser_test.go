@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
 	"github.com/assospaces/spaces/tenants/notify/smtptest"
 )
@@ -30,8 +31,9 @@ func chromiumPath(t *testing.T) string {
 
 // TestBrowserApplyAndModerate is a person's whole path in headless Chromium: fill the form,
 // meet a field error, correct it, submit, follow the link of the received mail, then a
-// moderator logs in and approves, and the applicant's page changes. It takes screenshots on every
-// run; with SPACES_UPDATE_SCREENSHOTS=1 it writes them over the README's in testdata/screenshots.
+// moderator logs in and approves, and the applicant's page changes; months later the moderator
+// reads the space's usage and the dashboard. It takes screenshots on every run; with
+// SPACES_UPDATE_SCREENSHOTS=1 it writes them over the README's in testdata/screenshots.
 func TestBrowserApplyAndModerate(t *testing.T) {
 	exec := chromiumPath(t)
 	mail, err := smtptest.Start("127.0.0.1:0", smtptest.Options{})
@@ -60,7 +62,7 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a guard against hangs, not a timing
 	defer cancelTimeout()
 
 	shot := func(name string) chromedp.Action[chromedp.Void] {
@@ -187,5 +189,108 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 	// And the approval mail went out.
 	if _, err := mail.WaitCount(wctx, 2); err != nil {
 		t.Errorf("approval mail: %v", err)
+	}
+
+	// Three months later the space is at 85 % of its storage, with a history; other spaces run
+	// beside it. The moderator reads its usage, then the dashboard.
+	bg := context.Background()
+	var spaceID int64
+	if err := e.pool.QueryRow(bg, `SELECT space_id FROM applications WHERE slug = 'jardins-belleville'`).Scan(&spaceID); err != nil {
+		t.Fatal(err)
+	}
+	e.moveSpace(spaceID, "", tenants.SpaceProvisioning, tenants.SpaceActive)
+	now := time.Now()
+	level := quota.LevelOK
+	for d := 89; d >= 0; d-- {
+		// Steady growth from 18 GB to 34 GB, with a clean-up of the trash 45 days ago.
+		used := 18*quota.GB + int64(89-d)*19*quota.GB/89
+		if d < 45 {
+			used -= 3 * quota.GB
+		}
+		level = quota.StorageLevel(level, used, quota.DefaultLimits.StorageBytes)
+		at := now.Add(-time.Duration(d) * 24 * time.Hour)
+		if err := tenants.RecordUsage(bg, e.pool, tenants.Usage{SpaceID: spaceID, UsedBytes: used, AccountsEnabled: 12 - d/15,
+			AccountsDisabled: 1, ActiveUsersDay: 4 + d%3, ActiveUsersMonth: 11, Level: level}, at, at.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.observeUsage(spaceID, now,
+		tenants.Condition{Type: "Healthy", Status: "True", Reason: "AllocationHealthy", Message: "allocation 4f2a1b9c at 10.0.3.12:23456"},
+		tenants.Condition{Type: "Drifted", Status: "False", Reason: "InSync", Message: "job space-jardins-belleville runs the jobspec of generation 1"},
+		tenants.Condition{Type: "StorageWithinLimit", Status: "True", Reason: "Above80Percent", Message: "34 GB of 40 GB used (85 %)"},
+		tenants.Condition{Type: "AccountsWithinLimit", Status: "True", Reason: "WithinLimit", Message: "12 of 50 accounts enabled (1 disabled)"},
+		tenants.Condition{Type: "UsageCollected", Status: "True", Reason: "Collected", Message: "4 active users today, 11 this month"})
+	if err := tenants.RecordAudit(bg, e.pool, tenants.AuditEntry{Actor: tenants.ActorReconciler, Action: "space.storage_level",
+		SubjectType: "space", SubjectID: spaceID, Detail: map[string]any{"from": "ok", "to": "80%", "used_bytes": 32 * quota.GB,
+			"limit_bytes": quota.DefaultLimits.StorageBytes}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range []struct {
+		slug     string
+		name     string
+		state    tenants.SpaceState
+		used     int64
+		accounts int
+		level    quota.Level
+		stale    string
+	}{
+		{"chorale-du-marais", "Chorale du Marais", tenants.SpaceActive, 41 * quota.GB, 23, quota.LevelFull, ""},
+		{"repair-cafe-nantes", "Repair Café de Nantes", tenants.SpaceActive, 37 * quota.GB, 31, quota.LevelWarn90, ""},
+		{"amap-des-coteaux", "AMAP des Coteaux", tenants.SpaceActive, 9 * quota.GB, 50, quota.LevelOK, ""},
+		{"club-echecs-lyon", "Club d'échecs de Lyon", tenants.SpaceActive, 6 * quota.GB, 8, quota.LevelOK, "no healthy allocation to ask (allocation 7c1e lost)"},
+		{"theatre-en-herbe", "Théâtre en herbe", tenants.SpaceSuspended, 2 * quota.GB, 4, quota.LevelOK, ""},
+		{"ludotheque-arras", "Ludothèque d'Arras", tenants.SpaceActive, 0, 0, quota.LevelOK, "-"},
+		{"velo-solidaire", "Vélo solidaire", tenants.SpaceQueued, 0, 0, quota.LevelOK, "-"},
+	} {
+		s, err := tenants.CreateSpace(bg, e.pool, tenants.NewSpace{Slug: o.slug, AssociationName: o.name,
+			ContactEmail: "contact@" + o.slug + ".example", Limits: quota.DefaultLimits}, tenants.ActorSystem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch o.state {
+		case tenants.SpaceActive:
+			e.moveSpace(s.ID, "", tenants.SpaceProvisioning, tenants.SpaceActive)
+		case tenants.SpaceSuspended:
+			e.moveSpace(s.ID, "", tenants.SpaceProvisioning, tenants.SpaceActive)
+			if _, err := tenants.TransitionSpace(bg, e.pool, s.ID, tenants.Transition{To: tenants.SpaceSuspended, Actor: tenants.ActorSystem}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if o.stale == "-" {
+			continue
+		}
+		at := now.Add(-time.Duration(i+1) * 7 * time.Minute)
+		if err := tenants.RecordUsage(bg, e.pool, tenants.Usage{SpaceID: s.ID, UsedBytes: o.used, AccountsEnabled: o.accounts,
+			ActiveUsersDay: o.accounts / 3, ActiveUsersMonth: o.accounts / 2, Level: o.level}, at, at.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if o.stale != "" {
+			if err := tenants.RecordUsageFailure(bg, e.pool, s.ID, o.stale, now.Add(-3*time.Minute), now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := tenants.SyncOrphanJobs(bg, e.pool, []tenants.OrphanJob{{JobID: "space-ancien-essai", SpaceMeta: "9001"}}, now); err != nil {
+		t.Fatal(err)
+	}
+
+	must("moderator reads the space's usage",
+		chromedp.Navigate(e.srv.URL+href.Value),
+		chromedp.WaitVisible(chromedp.CSS("figure.chart svg")),
+		shot("detail-usage.png"),
+	)
+	if s := text("#usage-storage .figure"); s != "34\u00a0GB sur 40\u00a0GB (85\u00a0%)" {
+		t.Errorf("storage: %q", s)
+	}
+	if s := text("#usage-accounts"); !strings.Contains(s, "12 comptes sur 50") {
+		t.Errorf("accounts: %q", s)
+	}
+	must("moderator opens the dashboard",
+		chromedp.Click(chromedp.CSS(`header nav a[href="/moderation/dashboard"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.near")),
+		shot("dashboard.png"),
+	)
+	if s := text("table.near tbody tr:first-child th"); !strings.HasPrefix(s, "Chorale du Marais") {
+		t.Errorf("first near its limits: %q", s)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ var catalog = map[string][2]string{
 	"nav.lost":        {"Retrouver ma demande", "Find my application"},
 	"nav.queue":       {"Demandes", "Applications"},
 	"nav.reasons":     {"Motifs de refus", "Rejection reasons"},
+	"nav.dashboard":   {"Tableau de bord", "Dashboard"},
 	"nav.logout":      {"Se déconnecter", "Log out"},
 	"nav.main":        {"Navigation principale", "Main navigation"},
 	"lang.other":      {"English", "Français"},
@@ -58,6 +60,8 @@ var catalog = map[string][2]string{
 	"field.slug.hint":              {"3 à 40 lettres minuscules sans accent, chiffres ou tirets. Votre espace sera à l'adresse nom.{domain}", "3 to 40 lowercase letters without accents, digits or hyphens. Your space will be at name.{domain}"},
 	"field.contact_name":           {"Votre nom", "Your name"},
 	"field.contact_email":          {"Votre adresse e-mail", "Your email address"},
+	"detail.contact_name":          {"Nom du contact", "Contact's name"},
+	"detail.contact_email":         {"Adresse e-mail du contact", "Contact's email address"},
 	"field.contact_email.hint":     {"Nous y enverrons le lien pour suivre votre demande.", "We will send the link to follow your application there."},
 	"field.purpose":                {"Objet social", "Purpose of the association"},
 	"field.purpose.hint":           {"Tel qu'il figure dans vos statuts.", "As written in your articles of association."},
@@ -243,11 +247,7 @@ var catalog = map[string][2]string{
 	"detail.space.retry.help":      {"Relancer remet l'espace en file d'attente et reprend la préparation là où elle s'est arrêtée.", "Retrying puts the space back in the queue and resumes provisioning from where it stopped."},
 	"detail.space.conditions":      {"Conditions observées", "Observed conditions"},
 	"detail.space.conditions.none": {"Aucune condition observée pour l'instant.", "No condition observed yet."},
-	"cond.type":                    {"Type", "Type"},
-	"cond.status":                  {"Statut", "Status"},
-	"cond.reason":                  {"Raison", "Reason"},
-	"cond.message":                 {"Message", "Message"},
-	"cond.since":                   {"Depuis", "Since"},
+	"cond.since":                   {"depuis le {when}", "since {when}"},
 	"space.state.queued":           {"En file d'attente", "Queued"},
 	"space.state.provisioning":     {"En préparation", "Provisioning"},
 	"space.state.active":           {"Actif", "Active"},
@@ -258,6 +258,119 @@ var catalog = map[string][2]string{
 	"action.retry":                 {"Relancer la préparation", "Retry provisioning"},
 	"done.retry":                   {"Préparation relancée : l'espace est de nouveau en file d'attente.", "Provisioning retried: the space is back in the queue."},
 	"err.space_not_failed":         {"Seul un espace en échec peut être relancé ; celui-ci est maintenant « {state} ».", "Only a failed space can be retried; this one is now \"{state}\"."},
+
+	// A space's usage as moderators read it: the association's figures, never "your".
+	"usage.title":                   {"Utilisation", "Usage"},
+	"usage.storage":                 {"Stockage de l'association", "The association's storage"},
+	"usage.storage.value":           {"{used} sur {limit} ({percent})", "{used} of {limit} ({percent})"},
+	"usage.percent":                 {"{n}\u00a0%", "{n}%"},
+	"usage.level.80":                {"seuil des 80\u00a0% atteint, l'association est prévenue", "80% threshold reached, the association was told"},
+	"usage.level.90":                {"seuil des 90\u00a0% atteint, l'association est prévenue", "90% threshold reached, the association was told"},
+	"usage.level.full":              {"plein : les envois de fichiers sont refusés", "full: file uploads are refused"},
+	"usage.level.name.ok":           {"sous 80\u00a0%", "under 80%"},
+	"usage.level.name.80":           {"80\u00a0% atteints", "80% reached"},
+	"usage.level.name.90":           {"90\u00a0% atteints", "90% reached"},
+	"usage.level.name.full":         {"plein", "full"},
+	"usage.accounts":                {"Comptes", "Accounts"},
+	"usage.accounts.value.one":      {"{n} compte sur {max}", "{n} of {max} accounts"},
+	"usage.accounts.value.other":    {"{n} comptes sur {max}", "{n} of {max} accounts"},
+	"usage.accounts.disabled.one":   {"(et {n} désactivé)", "(and {n} disabled)"},
+	"usage.accounts.disabled.other": {"(et {n} désactivés)", "(and {n} disabled)"},
+	"usage.accounts.full":           {"limite atteinte : aucun compte de plus", "limit reached: no more accounts"},
+	"usage.active":                  {"Personnes actives", "Active users"},
+	"usage.active.value":            {"{day} sur les dernières 24 heures, {month} sur le dernier mois", "{day} in the last 24 hours, {month} in the last month"},
+	"usage.measured":                {"Dernière mesure", "Last measured"},
+	"usage.stale":                   {"Chiffres du {when} — l'espace ne répond plus depuis le {since} : {reason}", "Figures from {when} — not reachable since {since}: {reason}"},
+	"usage.stale.never":             {"Jamais mesuré — l'espace ne répond pas depuis le {since} : {reason}", "Never measured — not reachable since {since}: {reason}"},
+	"usage.never":                   {"Pas encore mesuré : le service mesure régulièrement chaque espace actif.", "Not measured yet: the service measures every active space regularly."},
+	"usage.chart.title":             {"Stockage utilisé du {from} au {to}", "Storage used from {from} to {to}"},
+	"usage.chart.desc":              {"De {first} à {last} ; au plus haut {max}, le {maxday}. Limite : {limit}.", "From {first} to {last}; highest {max}, on {maxday}. Limit: {limit}."},
+	"usage.chart.limit":             {"limite {limit}", "limit {limit}"},
+	"usage.chart.table":             {"Les chiffres jour par jour", "The figures day by day"},
+	"usage.chart.day":               {"Jour", "Day"},
+	"usage.chart.used":              {"Stockage utilisé (le plus haut du jour)", "Storage used (the day's highest)"},
+	"usage.chart.accounts":          {"Comptes actifs", "Enabled accounts"},
+	"usage.chart.active":            {"Personnes actives", "Active users"},
+
+	// Conditions in plain words: cond.<Type>.<Reason> first, then cond.<Type>.<Status>.
+	"cond.other":                             {"{type} : {status}", "{type}: {status}"},
+	"cond.status.True":                       {"oui", "yes"},
+	"cond.status.False":                      {"non", "no"},
+	"cond.status.Unknown":                    {"inconnu", "unknown"},
+	"cond.DatabaseReady.True":                {"Base de données prête", "Database ready"},
+	"cond.DatabaseReady.False":               {"Base de données pas prête", "Database not ready"},
+	"cond.SecretsStored.True":                {"Secrets enregistrés", "Secrets stored"},
+	"cond.SecretsStored.False":               {"Secrets pas enregistrés", "Secrets not stored"},
+	"cond.JobRegistered.True":                {"Tâche Nomad enregistrée", "Nomad job registered"},
+	"cond.JobRegistered.False":               {"Tâche Nomad pas enregistrée", "Nomad job not registered"},
+	"cond.Healthy.True":                      {"Nextcloud répond", "Nextcloud answers"},
+	"cond.Healthy.False":                     {"Nextcloud ne répond pas", "Nextcloud does not answer"},
+	"cond.Bootstrapped.True":                 {"Premier compte de l'association créé", "The association's first account created"},
+	"cond.Bootstrapped.False":                {"Premier compte de l'association pas encore créé", "The association's first account not created yet"},
+	"cond.Ready.True":                        {"Espace en service", "Space in service"},
+	"cond.Ready.False":                       {"Préparation interrompue", "Provisioning interrupted"},
+	"cond.Drifted.False":                     {"La tâche Nomad est conforme à ce qui est décidé", "The Nomad job matches what was decided"},
+	"cond.Drifted.True":                      {"La tâche Nomad diffère de ce qui est décidé", "The Nomad job differs from what was decided"},
+	"cond.Drifted.NewGeneration":             {"Nouvelle version de la tâche Nomad en cours d'application", "A new version of the Nomad job is being applied"},
+	"cond.Drifted.JobMissing":                {"La tâche Nomad avait disparu : le service la réenregistre", "The Nomad job had disappeared: the service registers it again"},
+	"cond.Drifted.JobStopped":                {"La tâche Nomad a été arrêtée hors du service : il la relance", "The Nomad job was stopped outside the service: it starts it again"},
+	"cond.Drifted.JobEdited":                 {"La tâche Nomad a été modifiée hors du service : il la remet comme décidé", "The Nomad job was changed outside the service: it puts it back as decided"},
+	"cond.Drifted.JobIDTaken":                {"Une autre tâche Nomad porte le nom de cet espace ; le service n'y touche pas", "Another Nomad job has this space's name; the service leaves it alone"},
+	"cond.Drifted.TemplateBroken":            {"Le modèle de tâche Nomad ne peut pas être produit pour cet espace", "The Nomad job template cannot be rendered for this space"},
+	"cond.StorageWithinLimit.WithinLimit":    {"Stockage de l'association sous 80\u00a0% de sa limite", "The association's storage is under 80% of its limit"},
+	"cond.StorageWithinLimit.Above80Percent": {"Stockage de l'association au-delà de 80\u00a0% de sa limite", "The association's storage is past 80% of its limit"},
+	"cond.StorageWithinLimit.Above90Percent": {"Stockage de l'association au-delà de 90\u00a0% de sa limite", "The association's storage is past 90% of its limit"},
+	"cond.StorageWithinLimit.OverQuota":      {"Stockage de l'association plein : les envois de fichiers sont refusés", "The association's storage is full: file uploads are refused"},
+	"cond.StorageWithinLimit.True":           {"Stockage de l'association dans sa limite", "The association's storage is within its limit"},
+	"cond.StorageWithinLimit.False":          {"Stockage de l'association au-delà de sa limite", "The association's storage is past its limit"},
+	"cond.AccountsWithinLimit.True":          {"Comptes actifs dans la limite", "Enabled accounts within the limit"},
+	"cond.AccountsWithinLimit.False":         {"Plus de comptes actifs que la limite", "More enabled accounts than the limit"},
+	"cond.UsageCollected.True":               {"Utilisation mesurée", "Usage measured"},
+	"cond.UsageCollected.False":              {"Utilisation pas mesurée : l'espace ne répond pas", "Usage not measured: the space does not answer"},
+
+	// Audit details in the history.
+	"audit.pair":            {"{key} : {value}", "{key}: {value}"},
+	"audit.yes":             {"oui", "yes"},
+	"audit.no":              {"non", "no"},
+	"audit.key.slug":        {"adresse", "address"},
+	"audit.key.limits":      {"limites", "limits"},
+	"audit.key.from":        {"avant", "before"},
+	"audit.key.to":          {"après", "after"},
+	"audit.key.reason":      {"motif", "reason"},
+	"audit.key.reason_id":   {"n° du motif", "reason no."},
+	"audit.key.until":       {"jusqu'au", "until"},
+	"audit.key.used_bytes":  {"utilisé", "used"},
+	"audit.key.limit_bytes": {"limite", "limit"},
+	"audit.key.title":       {"titre", "title"},
+	"audit.key.archived":    {"archivé", "archived"},
+	"audit.key.email":       {"e-mail", "email"},
+	"audit.key.name":        {"nom", "name"},
+
+	// The moderators' dashboard.
+	"dash.title":                {"Tableau de bord", "Dashboard"},
+	"dash.intro":                {"Tous les espaces d'un coup d'œil, d'après les dernières mesures du service.", "Every space at a glance, from the service's latest measurements."},
+	"dash.spaces":               {"Espaces", "Spaces"},
+	"dash.spaces.help":          {"hors espaces supprimés", "not counting deleted spaces"},
+	"dash.storage":              {"Stockage", "Storage"},
+	"dash.storage.value":        {"{used} utilisés sur {allocated} attribués", "{used} used of {allocated} allocated"},
+	"dash.storage.none":         {"Aucun espace actif ou suspendu.", "No active or suspended space."},
+	"dash.storage.help":         {"Espaces actifs et suspendus, d'après leur dernière mesure.", "Active and suspended spaces, as last measured."},
+	"dash.accounts":             {"Comptes", "Accounts"},
+	"dash.accounts.value.one":   {"compte actif sur {max} possibles", "enabled account of {max} allowed"},
+	"dash.accounts.value.other": {"comptes actifs sur {max} possibles", "enabled accounts of {max} allowed"},
+	"dash.accounts.help":        {"Dans les espaces actifs et suspendus.", "In active and suspended spaces."},
+	"dash.watch":                {"À surveiller", "To watch"},
+	"dash.stale.one":            {"{n} espace actif ne répond plus : ses chiffres datent de sa dernière mesure.", "{n} active space is not reachable: its figures are from its last measurement."},
+	"dash.stale.other":          {"{n} espaces actifs ne répondent plus : leurs chiffres datent de leur dernière mesure.", "{n} active spaces are not reachable: their figures are from their last measurement."},
+	"dash.unmeasured.one":       {"{n} espace actif pas encore mesuré.", "{n} active space not measured yet."},
+	"dash.unmeasured.other":     {"{n} espaces actifs pas encore mesurés.", "{n} active spaces not measured yet."},
+	"dash.orphans.one":          {"{n} tâche Nomad semble être celle d'un espace mais n'appartient à aucun : à signaler aux opérateurs.", "{n} Nomad job looks like a space's but belongs to none: tell the operators."},
+	"dash.orphans.other":        {"{n} tâches Nomad semblent être celles d'espaces mais n'appartiennent à aucun : à signaler aux opérateurs.", "{n} Nomad jobs look like spaces' but belong to none: tell the operators."},
+	"dash.nothing":              {"Rien à signaler : tous les espaces actifs sont mesurés.", "Nothing to report: every active space is measured."},
+	"dash.near":                 {"Espaces proches de leurs limites", "Spaces near their limits"},
+	"dash.near.help":            {"Stockage à 80\u00a0% ou plus, ou autant de comptes actifs que permis ; les plus remplis d'abord.", "Storage at 80% or more, or as many enabled accounts as allowed; the fullest first."},
+	"dash.near.more":            {"Les {shown} plus remplis sont affichés, sur {total}.", "The {shown} fullest are shown, of {total}."},
+	"dash.near.none":            {"Aucun espace n'approche de ses limites.", "No space is near its limits."},
 
 	"detail.duplicates":    {"Doublons possibles", "Possible duplicates"},
 	"detail.dup.none":      {"Aucune autre demande avec le même identifiant, la même adresse e-mail ou un nom proche.", "No other application with the same identifier, email address or a similar name."},
@@ -302,6 +415,7 @@ var catalog = map[string][2]string{
 	"month.7": {"juillet", "July"}, "month.8": {"août", "August"}, "month.9": {"septembre", "September"},
 	"month.10": {"octobre", "October"}, "month.11": {"novembre", "November"}, "month.12": {"décembre", "December"},
 	"date.format":     {"{day} {month} {year}", "{month} {day}, {year}"},
+	"date.short":      {"{day} {month}", "{month} {day}"},
 	"datetime.format": {"{date} à {time}", "{date} at {time}"},
 }
 
@@ -329,6 +443,28 @@ func translate(lang, key string, pairs ...any) string {
 // formatDate writes a date the way each language does: 2 janvier 2026, January 2, 2026.
 func formatDate(lang string, t time.Time) string {
 	return translate(lang, "date.format", "day", t.Day(), "month", translate(lang, fmt.Sprintf("month.%d", int(t.Month()))), "year", t.Year())
+}
+
+// formatNumber writes n with its thousands grouped: a narrow no-break space in French (12 345),
+// a comma in English (12,345).
+func formatNumber(lang string, n int64) string {
+	sep := "\u202f"
+	if lang == "en" {
+		sep = ","
+	}
+	digits := strconv.FormatInt(n, 10)
+	sign := ""
+	if n < 0 {
+		sign, digits = "-", digits[1:]
+	}
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(d)
+	}
+	return sign + b.String()
 }
 
 // formatDateTime writes a date and time: 2 janvier 2026 à 14:05.

@@ -2,7 +2,6 @@ package webui
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,6 +30,8 @@ type detailPage struct {
 	Space          *tenants.Space
 	SpaceURL       string
 	SpaceQueue     *tenants.QueueStatus // the space's place in the queue, while it is queued
+	Usage          *usageView           // the space's usage; nil before it could be measured
+	Conditions     []conditionLine
 	Duplicates     []tenants.Duplicate
 	History        []auditLine
 	Messages       []tenants.Message
@@ -79,7 +80,7 @@ func (h *handler) renderDetail(w http.ResponseWriter, r *http.Request, status in
 	now := timeNow()
 	p := detailPage{page: h.newPage(r), App: a, ClaimedByMe: a.ClaimLive(now) && a.ClaimedBy == m.ID,
 		ClaimedByOther: a.ClaimedByOther(m.ID, now)}
-	p.Limits = p.T("action.approve.help", "address", h.spaceAddress(a.Slug), "storage", sizeOf(h.DefaultLimits.StorageBytes),
+	p.Limits = p.T("action.approve.help", "address", h.spaceAddress(a.Slug), "storage", formatSize(h.DefaultLimits.StorageBytes),
 		"accounts", h.DefaultLimits.Accounts)
 	if done := r.URL.Query().Get("done"); done != "" {
 		if _, ok := catalog["done."+done]; ok {
@@ -105,19 +106,21 @@ func (h *handler) renderDetail(w http.ResponseWriter, r *http.Request, status in
 	}
 	trail := rec.Trail
 	p.Space, p.SpaceURL, p.SpaceQueue = rec.Space, rec.SpaceURL, rec.Queue
+	if p.Space != nil {
+		if p.Usage, err = h.spaceUsage(ctx, p.page, *p.Space); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		p.Conditions = p.conditionLines(p.Space.Conditions)
+	}
 	names, err := h.moderatorNames(r)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
 	for _, e := range trail {
-		line := auditLine{At: e.At, Actor: p.actorName(e.Actor, names), Action: e.Action, From: e.FromState, To: e.ToState}
-		var parts []string
-		for k, v := range e.Detail {
-			parts = append(parts, fmt.Sprintf("%s: %v", k, v))
-		}
-		line.Detail = strings.Join(parts, ", ")
-		p.History = append(p.History, line)
+		p.History = append(p.History, auditLine{At: e.At, Actor: p.actorName(e.Actor, names), Action: e.Action,
+			From: e.FromState, To: e.ToState, Detail: p.auditDetail(e.Action, e.Detail)})
 	}
 	if fill != nil {
 		fill(&p)
@@ -190,5 +193,3 @@ func (h *handler) decisionFailed(w http.ResponseWriter, r *http.Request, id int6
 		}
 	})
 }
-
-func sizeOf(b int64) string { return templateFuncs["size"].(func(int64) string)(b) }

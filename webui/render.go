@@ -72,9 +72,13 @@ func parsePages() (*pages, error) {
 
 var templateFuncs = template.FuncMap{
 	"staticURL": func(name string) string { return "/static/" + name + "?v=" + staticVersion },
-	"size":      quota.FormatSize,
+	"size":      formatSize,
 	"add":       func(a, b int) int { return a + b },
 }
+
+// formatSize writes a size as quota.FormatSize does, with a no-break space so that "40 GB"
+// never breaks across lines.
+func formatSize(b int64) string { return strings.Replace(quota.FormatSize(b), " ", "\u00a0", 1) }
 
 // page is what every template gets: the language, the CSRF token, the logged-in moderator if
 // any, and a one-line notice. Page data structs embed it.
@@ -95,6 +99,20 @@ func (p page) Date(t time.Time) string { return formatDate(p.Lang, t.In(p.loc)) 
 
 // DateTime writes a date and time in the page's language and the service's time zone.
 func (p page) DateTime(t time.Time) string { return formatDateTime(p.Lang, t.In(p.loc)) }
+
+// Plural translates key+".one" or key+".other" by n as the page's language counts (in French
+// 0 and 1 are singular), with n (written by Num) among the arguments.
+func (p page) Plural(key string, n int, pairs ...any) string {
+	form := ".other"
+	if n == 1 || (n == 0 && p.Lang != "en") {
+		form = ".one"
+	}
+	return p.T(key+form, append([]any{"n", p.Num(n)}, pairs...)...)
+}
+
+// Num writes a whole number with its thousands grouped as the page's language does: 12 345,
+// 12,345.
+func (p page) Num(n int) string { return formatNumber(p.Lang, int64(n)) }
 
 // Time writes a time of day in the service's time zone.
 func (p page) Time(t time.Time) string { return t.In(p.loc).Format("15:04") }

@@ -29,6 +29,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /moderation/applications/{id}/reject", h.requireModerator(h.reject))
 	mux.HandleFunc("POST /moderation/applications/{id}/ask", h.requireModerator(h.ask))
 	mux.HandleFunc("POST /moderation/applications/{id}/retry", h.requireModerator(h.retrySpace))
+	mux.HandleFunc("GET /moderation/dashboard", h.requireModerator(h.dashboard))
 	mux.HandleFunc("GET /moderation/reasons", h.requireModerator(h.reasons))
 	mux.HandleFunc("POST /moderation/reasons", h.requireModerator(h.reasonSave))
 
@@ -36,6 +37,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/spaces", h.requireToken(h.apiSpaceList))
 	mux.HandleFunc("GET /api/v1/spaces/{slug}", h.requireToken(h.apiSpaceShow))
 	mux.HandleFunc("POST /api/v1/spaces/{slug}/retry", h.requireToken(h.apiSpaceRetry))
+	mux.HandleFunc("GET /api/v1/dashboard", h.requireToken(h.apiDashboard))
 	mux.HandleFunc("/api/", h.apiNotFound)
 
 	// Anything else is the not-found page.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,7 +30,7 @@ func newSpaceCommand() *cobra.Command {
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List spaces: slug, state, generation observed, limits, failure reason",
+		Short: "List spaces: slug, state, generation observed, limits, storage used, failure reason",
 		Args:  cobra.NoArgs,
 		RunE: withAPI(func(cmd *cobra.Command, _ []string, api *apiClient) error {
 			q := url.Values{}
@@ -39,13 +40,13 @@ func newSpaceCommand() *cobra.Command {
 				}
 				q.Add("state", s)
 			}
-			var all []tenants.Space
+			var all []spaceItem
 			for after := int64(0); ; {
 				q.Set("after", strconv.FormatInt(after, 10))
 				q.Set("limit", "1000")
 				var page struct {
-					Spaces    []tenants.Space `json:"spaces"`
-					NextAfter int64           `json:"next_after"`
+					Spaces    []spaceItem `json:"spaces"`
+					NextAfter int64       `json:"next_after"`
 				}
 				if err := api.do(cmd.Context(), http.MethodGet, "/api/v1/spaces?"+q.Encode(), &page); err != nil {
 					return err
@@ -65,10 +66,10 @@ func newSpaceCommand() *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SLUG\tSTATE\tGENERATION\tACCOUNTS\tSTORAGE\tSINCE\tREASON")
+			fmt.Fprintln(tw, "SLUG\tSTATE\tGENERATION\tACCOUNTS\tSTORAGE\tUSED\tSINCE\tREASON")
 			for _, s := range all {
-				fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%s\t%s\t%s\n", s.Slug, s.State, s.ObservedGeneration, s.Generation,
-					s.Limits.Accounts, quota.FormatSize(s.Limits.StorageBytes), s.StateChangedAt.Local().Format("2006-01-02 15:04"),
+				fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", s.Slug, s.State, s.ObservedGeneration, s.Generation,
+					accountsColumn(s), quota.FormatSize(s.Limits.StorageBytes), usedColumn(s), s.StateChangedAt.Local().Format("2006-01-02 15:04"),
 					oneLine(s.FailureReason, 60))
 			}
 			return tw.Flush()
@@ -78,7 +79,7 @@ func newSpaceCommand() *cobra.Command {
 
 	show := &cobra.Command{
 		Use:   "show SLUG",
-		Short: "Show one space: state, failure reason, conditions, generation, limits, queue position",
+		Short: "Show one space: state, failure reason, usage, conditions, generation, limits, queue position",
 		Args:  exactArgs(1, "SLUG"),
 		RunE: withAPI(func(cmd *cobra.Command, args []string, api *apiClient) error {
 			var v spaceView
@@ -120,8 +121,123 @@ func newSpaceCommand() *cobra.Command {
 
 // spaceView is the API's answer about one space.
 type spaceView struct {
-	Space tenants.Space        `json:"space"`
-	Queue *tenants.QueueStatus `json:"queue,omitempty"`
+	Space   tenants.Space        `json:"space"`
+	Queue   *tenants.QueueStatus `json:"queue,omitempty"`
+	Usage   *tenants.Usage       `json:"usage"` // nil: never measured
+	History []tenants.UsagePoint `json:"history"`
+}
+
+// spaceItem is a space in the API's list: the space and its usage (nil: never measured).
+type spaceItem struct {
+	tenants.Space
+	Usage *tenants.Usage `json:"usage"`
+}
+
+// usedColumn is the list's USED: the share of the storage limit used, "—" when never measured,
+// marked stale when the last measurement failed.
+func usedColumn(s spaceItem) string {
+	u := s.Usage
+	used := "—"
+	if u != nil && u.Collected() {
+		used = percent(u.UsedBytes, s.Limits.StorageBytes)
+	}
+	if u != nil && u.Stale() {
+		used += " stale"
+	}
+	return used
+}
+
+// accountsColumn is the list's ACCOUNTS: enabled of the limit, or the limit alone before the
+// first measurement.
+func accountsColumn(s spaceItem) string {
+	if s.Usage == nil || !s.Usage.Collected() {
+		return fmt.Sprintf("—/%d", s.Limits.Accounts)
+	}
+	return fmt.Sprintf("%d/%d", s.Usage.AccountsEnabled, s.Limits.Accounts)
+}
+
+// percent writes used as a whole percentage of limit, rounded down so that 80 % means the 80 %
+// level is reached.
+func percent(used, limit int64) string {
+	return strconv.FormatInt(int64(math.Floor(quota.Percent(used, limit))), 10) + " %"
+}
+
+// storageBar draws used of limit in 20 cells: [#################...].
+func storageBar(used, limit int64) string {
+	full := min(int(quota.Percent(used, limit)/5), 20)
+	return "[" + strings.Repeat("#", full) + strings.Repeat(".", 20-full) + "]"
+}
+
+// levelNote says what the storage level means for the association; empty below 80 %.
+func levelNote(l quota.Level) string {
+	switch l {
+	case quota.LevelWarn80:
+		return ", past 80 % (the association was warned)"
+	case quota.LevelWarn90:
+		return ", past 90 % (the association was warned)"
+	case quota.LevelFull:
+		return ", FULL: uploads are refused"
+	}
+	return ""
+}
+
+// printUsage writes the usage part of show: the measurement's date or why it is stale, the
+// storage bar, accounts, active users and the history in one line.
+func printUsage(w io.Writer, s tenants.Space, u *tenants.Usage, history []tenants.UsagePoint) error {
+	const when = "2006-01-02 15:04"
+	switch {
+	case u == nil:
+		_, err := fmt.Fprintln(w, "\nUsage: never measured")
+		return err
+	case u.Collected() && u.Stale():
+		fmt.Fprintf(w, "\nUsage: STALE, figures from %s; not reachable since %s: %s\n", u.CollectedAt.Local().Format(when),
+			u.StaleSince.Local().Format(when), oneLine(u.StaleReason, 200))
+	case u.Stale():
+		_, err := fmt.Fprintf(w, "\nUsage: never measured; not reachable since %s: %s\n", u.StaleSince.Local().Format(when),
+			oneLine(u.StaleReason, 200))
+		return err
+	default:
+		fmt.Fprintf(w, "\nUsage (measured %s):\n", u.CollectedAt.Local().Format(when))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  storage\t%s  %s of %s (%s)%s\n", storageBar(u.UsedBytes, s.Limits.StorageBytes), quota.FormatSize(u.UsedBytes),
+		quota.FormatSize(s.Limits.StorageBytes), percent(u.UsedBytes, s.Limits.StorageBytes), levelNote(u.Level))
+	accounts := fmt.Sprintf("%d of %d accounts enabled", u.AccountsEnabled, s.Limits.Accounts)
+	if u.AccountsDisabled > 0 {
+		accounts += fmt.Sprintf(", %d disabled", u.AccountsDisabled)
+	}
+	if u.AccountsEnabled >= s.Limits.Accounts {
+		accounts += " (limit reached)"
+	}
+	fmt.Fprintf(tw, "  accounts\t%s\n", accounts)
+	fmt.Fprintf(tw, "  active users\t%d in the last 24 hours, %d in the last month\n", u.ActiveUsersDay, u.ActiveUsersMonth)
+	if len(history) > 0 {
+		first, last, top := history[0], history[len(history)-1], history[0]
+		for _, p := range history {
+			if p.UsedBytes > top.UsedBytes {
+				top = p
+			}
+		}
+		fmt.Fprintf(tw, "  history\t%d days: %s on %s, %s on %s, highest %s on %s\n", len(history),
+			quota.FormatSize(first.UsedBytes), first.At.UTC().Format(time.DateOnly), quota.FormatSize(last.UsedBytes), last.At.UTC().Format(time.DateOnly),
+			quota.FormatSize(top.UsedBytes), top.At.UTC().Format(time.DateOnly))
+	}
+	return tw.Flush()
+}
+
+// conditionMark tells at a glance whether a condition is good news: most are good when True,
+// Drifted when False; a new generation being applied or storage past a warning is "~".
+func conditionMark(c tenants.Condition) string {
+	switch {
+	case c.Status != "True" && c.Status != "False":
+		return "?"
+	case c.Type == "Drifted" && c.Reason == "NewGeneration",
+		c.Type == "StorageWithinLimit" && (c.Reason == "Above80Percent" || c.Reason == "Above90Percent"):
+		return "~"
+	case (c.Status == "True") != (c.Type == "Drifted"):
+		return "ok"
+	}
+	return "!!"
 }
 
 func printSpace(w io.Writer, v spaceView) error {
@@ -150,15 +266,18 @@ func printSpace(w io.Writer, v spaceView) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := printUsage(w, s, v.Usage, v.History); err != nil {
+		return err
+	}
 	if len(s.Conditions) == 0 {
 		_, err := fmt.Fprintln(w, "\nConditions: none observed yet")
 		return err
 	}
-	fmt.Fprintln(w, "\nConditions:")
+	fmt.Fprintln(w, "\nConditions (ok good, !! a problem, ~ worth a look):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  TYPE\tSTATUS\tREASON\tSINCE\tMESSAGE")
 	for _, c := range s.Conditions {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, c.Since.Local().Format(time.DateTime), oneLine(c.Message, 100))
+		fmt.Fprintf(tw, "  %s\t%s=%s\t%s\tsince %s\t%s\n", conditionMark(c), c.Type, c.Status, c.Reason,
+			c.Since.Local().Format("2006-01-02 15:04"), oneLine(c.Message, 100))
 	}
 	return tw.Flush()
 }
