@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/assospaces/spaces/tenants"
@@ -12,16 +11,6 @@ import (
 
 // timeNow is the clock claims are read against.
 var timeNow = time.Now
-
-// auditLine is one entry of an application's history as moderators see it.
-type auditLine struct {
-	At     time.Time
-	Actor  string
-	Action string
-	From   string
-	To     string
-	Detail string
-}
 
 // detailPage is the data of one application's page for moderators.
 type detailPage struct {
@@ -113,51 +102,18 @@ func (h *handler) renderDetail(w http.ResponseWriter, r *http.Request, status in
 		}
 		p.Conditions = p.conditionLines(p.Space.Conditions)
 	}
-	names, err := h.moderatorNames(r)
+	names, err := h.actorNames(ctx, trail)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
 	for _, e := range trail {
-		p.History = append(p.History, auditLine{At: e.At, Actor: p.actorName(e.Actor, names), Action: e.Action,
-			From: e.FromState, To: e.ToState, Detail: p.auditDetail(e.Action, e.Detail)})
+		p.History = append(p.History, p.auditLine(e, names))
 	}
 	if fill != nil {
 		fill(&p)
 	}
 	h.render(w, r, status, "detail", p)
-}
-
-// moderatorNames maps moderator ids to display names, for histories.
-func (h *handler) moderatorNames(r *http.Request) (map[int64]string, error) {
-	ms, err := tenants.ListModerators(r.Context(), h.Pool)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]string, len(ms))
-	for _, m := range ms {
-		out[m.ID] = m.DisplayName
-	}
-	return out, nil
-}
-
-// actorName words an audit actor for people.
-func (p page) actorName(a tenants.Actor, names map[int64]string) string {
-	s := string(a)
-	if rest, ok := strings.CutPrefix(s, "moderator:"); ok {
-		id, _ := strconv.ParseInt(rest, 10, 64)
-		if n, ok := names[id]; ok {
-			return n
-		}
-		return p.T("actor.unknown", "id", rest)
-	}
-	if a == tenants.ActorApplicant {
-		return p.T("actor.applicant")
-	}
-	if strings.HasPrefix(s, "system") {
-		return p.T("actor.system") + " (" + s + ")"
-	}
-	return s
 }
 
 // decisionFailed re-renders the application with what stopped a decision, or logs a real error.

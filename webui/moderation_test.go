@@ -2,8 +2,10 @@ package webui
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +25,20 @@ func (e *testEnv) appID(slug string) string {
 		e.t.Fatal(err)
 	}
 	return itoa(int(id))
+}
+
+// timeline is the text of a page's history, one entry a line, without markup.
+func timeline(body string) string {
+	ol := regexp.MustCompile(`(?s)<ol class="timeline">(.*?)</ol>`).FindStringSubmatch(body)
+	if ol == nil {
+		return ""
+	}
+	lines := regexp.MustCompile(`(?s)<li[^>]*>(.*?)</li>`).FindAllStringSubmatch(ol[1], -1)
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(l[1], ""))
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestModeratorLoginAndLogout(t *testing.T) {
@@ -135,13 +151,45 @@ func TestModerationFlow(t *testing.T) {
 	if !strings.Contains(body, "Acceptée") || !strings.Contains(body, "https://jardin-60.spaces.test") {
 		t.Errorf("status page does not show the approval and the space")
 	}
-	// The history names every step, and the audit log who did what from which state.
+	// The history tells every step in a sentence, who did it in bold, without codes.
 	_, body = e.get(mc, "/moderation/applications/"+id)
-	for _, want := range []string{"application.claim", "application.ask_info", "pending → needs_info", "application.reply",
-		"needs_info → pending", "application.approve", "pending → approved", "space.create"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("history lacks %q", want)
+	history := timeline(body)
+	for _, want := range []string{"l'association a envoyé sa demande (adresse : jardin-60)", "Alex a pris la demande en charge jusqu",
+		"Alex a demandé des précisions à l'association", "l'association a répondu à la question", "Alex a accepté la demande",
+		"Alex a créé l'espace (limites : 40\u00a0GB, 50 comptes, adresse : jardin-60)"} {
+		if !strings.Contains(history, want) {
+			t.Errorf("history lacks %q:\n%s", want, history)
 		}
+	}
+	for _, code := range []string{"application.", "space.", "pending", "needs_info", "approved", "moderator:", "→"} {
+		if strings.Contains(history, code) {
+			t.Errorf("history shows %q:\n%s", code, history)
+		}
+	}
+	if !strings.Contains(body, "<strong>Alex</strong> a accepté la demande") || !strings.Contains(body, `<li data-action="application.approve">`) {
+		t.Errorf("the actor is not set apart, or the entry lost its code in the markup")
+	}
+	_, en := e.get(mc, "/moderation/applications/"+id+"?lang=en")
+	history = timeline(en)
+	for _, want := range []string{"the association sent its application (address: jardin-60)", "Alex claimed the application until ",
+		"Alex asked the association for more information", "the association answered the question", "Alex approved the application",
+		"Alex created the space (limits: 40\u00a0GB, 50 accounts, address: jardin-60)"} {
+		if !strings.Contains(history, want) {
+			t.Errorf("English history lacks %q:\n%s", want, history)
+		}
+	}
+	e.get(mc, "/moderation/applications/"+id+"?lang=fr")
+	// The applicant reads what happened, not who in the team did it nor the claims.
+	_, body = e.get(applicant, status)
+	history = timeline(body)
+	for _, want := range []string{"Demande envoyée", "L'équipe a posé une question", "Réponse envoyée", "Demande acceptée",
+		"Espace créé, en attente de préparation"} {
+		if !strings.Contains(history, want) {
+			t.Errorf("applicant's history lacks %q:\n%s", want, history)
+		}
+	}
+	if strings.Contains(history, "Alex") || strings.Contains(history, "charge") || strings.Contains(history, "jardin-60") {
+		t.Errorf("applicant's history shows the team's bookkeeping:\n%s", history)
 	}
 	// Approving again says it is decided.
 	resp, body = e.post(other, "/moderation/applications/"+id+"/approve", url.Values{})
@@ -160,6 +208,10 @@ func TestModerationFlow(t *testing.T) {
 	e.pool.QueryRow(ctx, `SELECT args->'data'->>'Reason' FROM river_job WHERE args->>'template' = 'rejected'`).Scan(&mailData) //nolint:errcheck
 	if !strings.Contains(reason, "réservé aux associations") || !strings.HasSuffix(reason, "Contactez-nous si besoin.") || mailData != reason {
 		t.Errorf("reason %q, mailed %q", reason, mailData)
+	}
+	_, body = e.get(other, "/moderation/applications/"+id61)
+	if h := timeline(body); !strings.Contains(h, "Sam a refusé la demande, motif «\u00a0") {
+		t.Errorf("rejection not told in the history:\n%s", h)
 	}
 	_, body = e.get(mc, "/moderation?state=rejected")
 	if !strings.Contains(body, "jardin-61") {

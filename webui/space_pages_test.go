@@ -108,10 +108,18 @@ func TestModeratorSeesSpaceAndRetriesIt(t *testing.T) {
 		t.Errorf("no retry form with CSRF in the alert block: %q", alert)
 	}
 	for _, want := range []string{"En échec", "depuis le", "JobRegistered", "Registered", "nomad job space-jardin-90", "Healthy", "NotHealthy",
-		"nextcloud &lt;b&gt;not&lt;/b&gt; answering", "space.fail", "provisioning → failed"} {
+		"nextcloud &lt;b&gt;not&lt;/b&gt; answering"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("failed space: page lacks %q", want)
 		}
+	}
+	for _, want := range []string{"le service a commencé à préparer l'espace", "l'espace a échoué : " + reason} {
+		if !strings.Contains(timeline(body), want) {
+			t.Errorf("failed space: history lacks %q:\n%s", want, timeline(body))
+		}
+	}
+	if strings.Contains(body, "échoué : health: not healthy after 5m0s <script>") {
+		t.Errorf("failure reason not escaped in the history")
 	}
 	_, en := e.get(mc, detail+"?lang=en")
 	noUntranslated(t, "failed space (en)", en)
@@ -152,7 +160,7 @@ func TestModeratorSeesSpaceAndRetriesIt(t *testing.T) {
 		t.Errorf("%d provisioning jobs after retry, want 1", n)
 	}
 	_, body = e.get(mc, detail+"?done=retry")
-	if !strings.Contains(body, "Préparation relancée") || strings.Contains(body, `id="retry"`) || !strings.Contains(body, "space.retry") {
+	if !strings.Contains(body, "Préparation relancée") || strings.Contains(body, `id="retry"`) || !strings.Contains(body, "<strong>Alex</strong> a relancé l&#39;espace") {
 		t.Errorf("page after retry: no notice, a retry button left, or no history line")
 	}
 
@@ -169,6 +177,22 @@ func TestModeratorSeesSpaceAndRetriesIt(t *testing.T) {
 	e.pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'space.retry'`).Scan(&retries) //nolint:errcheck
 	if retries != 1 {
 		t.Errorf("%d retries audited, want 1", retries)
+	}
+
+	// An operator's retry through the API names the operator by the token's name.
+	tok, _, err := tenants.CreateAPIToken(ctx, e.pool, "astreinte", tenants.ActorSystem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.moveSpace(spaceID, "health: still not healthy", tenants.SpaceProvisioning, tenants.SpaceFailed)
+	if _, err := tenants.TransitionSpace(ctx, e.pool, spaceID, tenants.Transition{To: tenants.SpaceQueued,
+		Actor: tenants.TokenActor(tok.ID), Action: "space.retry"}); err != nil {
+		t.Fatal(err)
+	}
+	_, body = e.get(mc, detail)
+	if h := timeline(body); !strings.Contains(h, "un opérateur (jeton astreinte) a relancé l'espace") ||
+		!strings.Contains(h, "l'espace a échoué : health: still not healthy") {
+		t.Errorf("operator's retry not told in the history:\n%s", h)
 	}
 
 	// An application without a space has nothing to retry; applicants cannot reach the form.

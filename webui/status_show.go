@@ -9,12 +9,6 @@ import (
 	"github.com/assospaces/spaces/tenants"
 )
 
-// historyItem is one line of an application's history as the applicant sees it.
-type historyItem struct {
-	At   time.Time
-	Text string
-}
-
 // statusPage is the data of the applicant's status page.
 type statusPage struct {
 	page
@@ -86,14 +80,9 @@ func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status in
 		p.SpaceText = spaceText(p.page, *rec.Space, rec.Queue)
 	}
 	for _, e := range rec.Trail {
-		key := "history." + e.Action
-		if e.Action == "application.claim" || e.Action == "application.release" {
-			continue // moderators' bookkeeping, not news for the applicant
+		if text, ok := p.applicantLine(e); ok {
+			p.History = append(p.History, historyItem{At: e.At, Text: text})
 		}
-		if _, ok := catalog[key]; !ok {
-			continue
-		}
-		p.History = append(p.History, historyItem{At: e.At, Text: p.T(key)})
 	}
 	if p.Messages, err = tenants.ApplicationMessages(ctx, h.Pool, a.ID); err != nil {
 		h.serverError(w, r, err)

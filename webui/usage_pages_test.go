@@ -93,7 +93,8 @@ func TestModeratorSeesSpaceUsage(t *testing.T) {
 		"Comptes actifs dans la limite", "Utilisation mesurée", `class="cond cond-warn"`, `class="cond cond-ok"`,
 		`<p class="cond-detail" lang="en">allocation 4f2a1b at 127.0.0.1:23456</p>`, "Healthy · AllocationHealthy",
 		// The history, in words.
-		"avant : sous 80\u00a0%", "après : 80\u00a0% atteints", "utilisé : 34\u00a0GB", "limite : 40\u00a0GB", "limites : 40\u00a0GB, 50 comptes",
+		"stockage de l&#39;association au-delà de 80\u00a0% (34\u00a0GB utilisés sur 40\u00a0GB)", "limites : 40\u00a0GB, 50 comptes",
+		"l&#39;espace est prêt",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("usage (fr): page lacks %q", want)
@@ -120,7 +121,7 @@ func TestModeratorSeesSpaceUsage(t *testing.T) {
 	noUntranslated(t, "usage (en)", en)
 	for _, want := range []string{"The association&#39;s storage", "34\u00a0GB of 40\u00a0GB (85%)", "12 of 50 accounts (and 1 disabled)",
 		"4 in the last 24 hours, 11 in the last month", "<dt>Last measured</dt>", "Storage used from ", "Nextcloud answers",
-		"before: under 80%", "after: 80% reached", "limits: 40\u00a0GB, 50 accounts"} {
+		"the association&#39;s storage is over 80% (34\u00a0GB used of 40\u00a0GB)", "limits: 40\u00a0GB, 50 accounts"} {
 		if !strings.Contains(en, want) {
 			t.Errorf("usage (en): page lacks %q", want)
 		}
