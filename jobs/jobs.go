@@ -52,6 +52,14 @@ type Deps struct {
 	PublicURL string
 }
 
+// logger is the workers' logger: Logger, or slog's default.
+func (d Deps) logger() *slog.Logger {
+	if d.Logger == nil {
+		return slog.Default()
+	}
+	return d.Logger
+}
+
 // NewClient builds a River client on pool with every worker and periodic job registered.
 // A client built with work=false only inserts jobs (for CLI commands and tests).
 func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
@@ -89,10 +97,7 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 		return nil, fmt.Errorf("build river client: %w", err)
 	}
 	if work && deps.Provisioner != nil {
-		logger := deps.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
+		logger := deps.logger()
 		wakeReconciler(client, deps.Provisioner, logger)
 	}
 	return client, nil

@@ -177,10 +177,7 @@ func init() {
 		if deps.Provisioner == nil || deps.Pool == nil {
 			return nil, nil
 		}
-		logger := deps.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
+		logger := deps.logger()
 		if err := river.AddWorkerSafely(w, &ProvisionWorker{Provisioner: deps.Provisioner, Box: deps.Box,
 			PublicURL: deps.PublicURL, Logger: logger}); err != nil {
 			return nil, err

@@ -119,10 +119,7 @@ func init() {
 		if deps.Provisioner == nil || deps.Pool == nil {
 			return nil, nil
 		}
-		logger := deps.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
+		logger := deps.logger()
 		if err := river.AddWorkerSafely(w, &ReconcileWorker{Pool: deps.Pool, Provisioner: deps.Provisioner, Logger: logger}); err != nil {
 			return nil, err
 		}

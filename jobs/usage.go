@@ -122,10 +122,7 @@ func init() {
 		if deps.Provisioner == nil || deps.Pool == nil {
 			return nil, nil
 		}
-		logger := deps.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
+		logger := deps.logger()
 		if err := river.AddWorkerSafely(w, &CollectUsageWorker{Pool: deps.Pool, Provisioner: deps.Provisioner,
 			PublicURL: deps.PublicURL, Logger: logger}); err != nil {
 			return nil, err

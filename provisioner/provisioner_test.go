@@ -214,3 +214,21 @@ func scramMatches(t *testing.T, verifier, password string) bool {
 	storedKey := sha256.Sum256(h.Sum(nil))
 	return strings.HasPrefix(keys, base64.StdEncoding.EncodeToString(storedKey[:])+":")
 }
+
+// TestRenderedUserLimitLeavesTheAssociationItsLimit: Nextcloud counts the service's own account
+// against its user limit, so both jobspecs render the association's limit plus that account.
+func TestRenderedUserLimitLeavesTheAssociationItsLimit(t *testing.T) {
+	p, _ := newTestProvisioner(t)
+	s := tenants.Space{ID: 7, Slug: "asso", Generation: 1, Limits: quota.Limits{StorageBytes: 40 * quota.GB, Accounts: 50}}
+	for _, name := range templates.Names {
+		hcl, err := p.cfg.Templates.Render(name, p.Params(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{templates.Dev: `"one-click-instance.user-limit": 51`,
+			templates.Production: `'one-click-instance.user-limit' => 51`}[name]
+		if !strings.Contains(hcl, want) {
+			t.Errorf("%s jobspec lacks %s", name, want)
+		}
+	}
+}

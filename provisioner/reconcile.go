@@ -138,6 +138,15 @@ func (p *Provisioner) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	}
 
 	rep.Repairs = p.repairAll(ctx, todo, reasons, obs, backoffs)
+	// A steady pass writes nothing: only the spaces whose conditions or observed generation
+	// change go on to the (locking) write.
+	for _, s := range spaces {
+		o, ok := obs[s.ID]
+		if ok && o.Generation <= s.ObservedGeneration &&
+			tenants.SameConditions(tenants.MergeConditions(s.Conditions, o.Conditions, now), s.Conditions) {
+			delete(obs, s.ID)
+		}
+	}
 	if err := tenants.RecordObservations(ctx, p.db, obs, now); err != nil {
 		return rep, err
 	}
