@@ -170,6 +170,10 @@ func TestUsageWarningsAndFullSpace(t *testing.T) {
 	if !u.Collected() || u.Stale() || u.UsedBytes != 5 || u.AccountsEnabled != 1 || u.Level != quota.LevelOK {
 		t.Fatalf("usage = %+v", u)
 	}
+	// The first account logged in (its upload); the service's own logins do not count.
+	if u.ActiveUsersDay != 1 || u.ActiveUsersMonth != 1 {
+		t.Errorf("active users = %d today, %d this month; want 1 and 1", u.ActiveUsersDay, u.ActiveUsersMonth)
+	}
 	if c := condition(cur, provisioner.CondStorageWithinLimit); c.Status != "True" {
 		t.Errorf("StorageWithinLimit = %+v", c)
 	}

@@ -190,11 +190,20 @@ func New(ctx context.Context, cfg Config, db tenants.DB, n Nomad, logger *slog.L
 	}
 	return &Provisioner{
 		cfg: cfg, db: db, tenant: pool, dbHost: u.Hostname(), dbPort: port, nomad: n,
-		http:   &http.Client{Timeout: 30 * time.Second},
+		http:   &http.Client{Timeout: 30 * time.Second, Transport: spaceTransport()},
 		logger: logger, now: time.Now, closeDB: true, watch: newWatcher(n, logger),
 		dbSlots: make(chan struct{}, databaseConcurrency),
 		specs:   map[specKey]string{}, secrets: map[string]map[string]string{},
 	}, nil
+}
+
+// spaceTransport is the HTTP transport to the spaces' Nextcloud: it keeps a connection open per
+// concurrent usage call, so that spaces sharing an address (a router, or stand-ins in one process)
+// are not dialled again at every call, as the default of 2 idle connections per host would have it.
+func spaceTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = usageConcurrency
+	return t
 }
 
 // Close stops following Nomad events and releases the tenant database connections.

@@ -69,6 +69,14 @@ func (p *Provisioner) CollectUsage(ctx context.Context, limit int, onLevel Level
 	for _, a := range allocs {
 		byJob[a.JobID] = append(byJob[a.JobID], a)
 	}
+	ids := make([]int64, len(spaces))
+	for i, s := range spaces {
+		ids[i] = s.ID
+	}
+	prevs, err := tenants.UsageOf(ctx, p.db, ids)
+	if err != nil {
+		return rep, err
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, usageConcurrency)
@@ -79,8 +87,12 @@ func (p *Provisioner) CollectUsage(ctx context.Context, limit int, onLevel Level
 			defer wg.Done()
 			defer func() { <-slots }()
 			h := healthOf(byJob[JobID(s.Slug)])
+			prev, ok := prevs[s.ID]
+			if !ok {
+				prev = tenants.Usage{SpaceID: s.ID}
+			}
 			sctx, cancel := context.WithTimeout(ctx, p.cfg.UsageTimeout)
-			res, err := p.collectOne(sctx, s, h)
+			res, err := p.collectOne(sctx, s, prev, h)
 			cancel()
 			if err == nil {
 				err = p.recordUsage(ctx, s, res, onLevel)
@@ -89,7 +101,7 @@ func (p *Provisioner) CollectUsage(ctx context.Context, limit int, onLevel Level
 			defer mu.Unlock()
 			if err != nil {
 				rep.Failed++
-				p.usageFailed(ctx, s, err)
+				p.usageFailed(ctx, s, prev, err)
 				return
 			}
 			rep.Collected++
@@ -112,14 +124,10 @@ type usageResult struct {
 	conds  []tenants.Condition
 }
 
-// collectOne measures one space and applies its storage plan.
-func (p *Provisioner) collectOne(ctx context.Context, s tenants.Space, h allocHealth) (*usageResult, error) {
+// collectOne measures one space, last measured as prev, and applies its storage plan.
+func (p *Provisioner) collectOne(ctx context.Context, s tenants.Space, prev tenants.Usage, h allocHealth) (*usageResult, error) {
 	if !h.ok || h.addr == "" {
 		return nil, errors.New("no healthy allocation to ask (" + h.note + ")")
-	}
-	prev, err := tenants.GetUsage(ctx, p.db, s.ID)
-	if err != nil {
-		return nil, err
 	}
 	nc, err := p.spaceClient(ctx, s, h.addr)
 	if err != nil {
@@ -151,8 +159,20 @@ func (p *Provisioner) collectOne(ctx context.Context, s tenants.Space, h allocHe
 	res := &usageResult{usage: tenants.Usage{SpaceID: s.ID,
 		ActiveUsersDay: int(info.ActiveUsers.Last24Hours), ActiveUsersMonth: int(info.ActiveUsers.Last1Month)}}
 	accounts := make([]quota.Account, 0, len(users))
+	now := p.now()
 	for _, u := range users {
 		service := u.ID == p.cfg.AdminUser
+		if service {
+			// serverinfo counts every account that logged in, the service's own included: it logs
+			// in at every pass, so it is taken out of the association's active users.
+			last := time.UnixMilli(u.LastLogin)
+			if u.LastLogin > 0 && now.Sub(last) < 24*time.Hour {
+				res.usage.ActiveUsersDay = max(res.usage.ActiveUsersDay-1, 0)
+			}
+			if u.LastLogin > 0 && now.Sub(last) < 30*24*time.Hour {
+				res.usage.ActiveUsersMonth = max(res.usage.ActiveUsersMonth-1, 0)
+			}
+		}
 		used := max(u.Quota.Used, 0)
 		accounts = append(accounts, quota.Account{ID: u.ID, Used: used, Quota: u.Quota.Quota, Service: service})
 		res.usage.UsedBytes += used
@@ -289,8 +309,11 @@ func (p *Provisioner) recordUsage(ctx context.Context, s tenants.Space, res *usa
 		if err := tenants.RecordUsage(ctx, tx, res.usage, now, now.Add(p.cfg.UsageInterval)); err != nil {
 			return err
 		}
-		if err := tenants.RecordObservation(ctx, tx, s.ID, 0, res.conds, now); err != nil {
-			return err
+		// A steady space's conditions do not change: they are not written again.
+		if !tenants.SameConditions(tenants.MergeConditions(s.Conditions, res.conds, now), s.Conditions) {
+			if err := tenants.RecordObservation(ctx, tx, s.ID, 0, res.conds, now); err != nil {
+				return err
+			}
 		}
 		c := res.change
 		if c == nil {
@@ -311,13 +334,9 @@ func (p *Provisioner) recordUsage(ctx context.Context, s tenants.Space, res *usa
 	})
 }
 
-// usageFailed keeps the space's last figures, marked stale with the reason, and backs off.
-func (p *Provisioner) usageFailed(ctx context.Context, s tenants.Space, err error) {
+// usageFailed keeps the space's last figures (prev), marked stale with the reason, and backs off.
+func (p *Provisioner) usageFailed(ctx context.Context, s tenants.Space, prev tenants.Usage, err error) {
 	now := p.now()
-	prev, gerr := tenants.GetUsage(ctx, p.db, s.ID)
-	if gerr != nil {
-		p.logger.WarnContext(ctx, "read usage", "space", s.Slug, "err", gerr)
-	}
 	next := now.Add(min(p.cfg.UsageInterval<<min(prev.Failures, 6), time.Hour))
 	reason := Reason(err)
 	if werr := tenants.RecordUsageFailure(ctx, p.db, s.ID, reason, now, next); werr != nil {

@@ -43,6 +43,9 @@ everything it started and keeps the data for next time: Postgres, and Nomad's jo
 Delete --dir (make clean-dev) to start afresh.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Output piped to a program that goes first (make dev | tee) must not kill us before
+			// Nomad and Postgres are stopped: a write to a closed pipe then fails instead.
+			signal.Ignore(syscall.SIGPIPE)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			return runDev(ctx, cmd, dir, nomadBin, pgPort, nomadPort)

@@ -218,9 +218,14 @@ func printUsage(w io.Writer, s tenants.Space, u *tenants.Usage, history []tenant
 				top = p
 			}
 		}
-		fmt.Fprintf(tw, "  history\t%d days: %s on %s, %s on %s, highest %s on %s\n", len(history),
-			quota.FormatSize(first.UsedBytes), first.At.UTC().Format(time.DateOnly), quota.FormatSize(last.UsedBytes), last.At.UTC().Format(time.DateOnly),
-			quota.FormatSize(top.UsedBytes), top.At.UTC().Format(time.DateOnly))
+		day := func(p tenants.UsagePoint) string { return p.At.UTC().Format(time.DateOnly) }
+		if len(history) == 1 {
+			fmt.Fprintf(tw, "  history\t1 day: %s on %s\n", quota.FormatSize(last.UsedBytes), day(last))
+		} else {
+			fmt.Fprintf(tw, "  history\t%d days: from %s on %s to %s on %s, highest %s on %s\n", len(history),
+				quota.FormatSize(first.UsedBytes), day(first), quota.FormatSize(last.UsedBytes), day(last),
+				quota.FormatSize(top.UsedBytes), day(top))
+		}
 	}
 	return tw.Flush()
 }

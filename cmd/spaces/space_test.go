@@ -163,7 +163,7 @@ func TestSpaceCommandsThroughTheAPI(t *testing.T) {
 		"storage       [#################...]  34 GB of 40 GB (85 %), past 80 % (the association was warned)",
 		"accounts      12 of 50 accounts enabled, 1 disabled\n",
 		"active users  4 in the last 24 hours, 11 in the last month",
-		"history       30 days: 19.5 GB on ", ", 34 GB on " + now.UTC().Format("2006-01-02") + ", highest 34 GB on ",
+		"history       30 days: from 19.5 GB on ", " to 34 GB on " + now.UTC().Format("2006-01-02") + ", highest 34 GB on ",
 		"  ok  Healthy=True             AllocationHealthy  since ",
 		"  !!  Drifted=True             JobStopped         since ",
 		"job space-gamma was stopped outside the service; starting it again\n",

@@ -442,7 +442,17 @@ func (s *store) stats(ctx context.Context) (userStats, error) {
 
 // database reports the server version and the database's size in bytes.
 func (s *store) database(ctx context.Context) (version string, size int64, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT current_setting('server_version'), pg_database_size(current_database())`).Scan(&version, &size)
+	// Nextcloud's serverinfo sizes its whole database (DatabaseStatistics: pg_database_size).
+	// An instance that shares a database with others, one schema each (serve-many), sizes its
+	// own schema instead: that is what its database would weigh on its own.
+	q := `SELECT current_setting('server_version'), pg_database_size(current_database())`
+	args := []any{}
+	if s.schema != "public" {
+		q = `SELECT current_setting('server_version'), coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')`
+		args = append(args, s.schema)
+	}
+	err = s.pool.QueryRow(ctx, q, args...).Scan(&version, &size)
 	if err != nil {
 		return "", 0, fmt.Errorf("database info: %w", err)
 	}
