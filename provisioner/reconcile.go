@@ -46,7 +46,8 @@ type ReconcileReport struct {
 	// Repairs are the corrections tried; BackedOff the spaces whose repair waits after failures.
 	Repairs   []Repair
 	BackedOff int
-	// Orphans are the jobs that look like ours but belong to no space.
+	// Orphans are the jobs that look like ours but belong to no space: no space has the id in
+	// their meta, or that space's job has another id.
 	Orphans []tenants.OrphanJob
 }
 
@@ -86,13 +87,12 @@ func (p *Provisioner) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	}
 
 	rep.Spaces = len(spaces)
-	known := make(map[string]bool, len(spaces))
+	known := make(map[string]string, len(spaces)) // space id → the job id it should have
 	obs := map[int64]tenants.Observation{}
 	var todo []tenants.Space
 	reasons := map[int64]string{}
 	for _, s := range spaces {
-		id := strconv.FormatInt(s.ID, 10)
-		known[id] = true
+		known[strconv.FormatInt(s.ID, 10)] = JobID(s.Slug)
 		if s.State != tenants.SpaceActive {
 			// Provisioning spaces belong to their pass; the jobs of suspended, failed or deleting
 			// spaces are never started again from here.
@@ -132,7 +132,7 @@ func (p *Provisioner) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	}
 
 	for _, j := range jobs {
-		if meta := j.Meta[MetaSpaceID]; meta != "" && !known[meta] {
+		if meta := j.Meta[MetaSpaceID]; meta != "" && known[meta] != j.ID {
 			rep.Orphans = append(rep.Orphans, tenants.OrphanJob{JobID: j.ID, SpaceMeta: meta})
 		}
 	}
