@@ -155,7 +155,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	logger := testLogger(t)
 	prov, err := provisioner.New(ctx, provisioner.Config{
 		BaseDomain: testDomain, Template: templates.Dev, Templates: set, StandinBin: standinBin(t),
-		TenantDatabaseURL: admin, Capacity: o.capacity, CapacityFromNomad: o.capacityFromNomad,
+		TenantDatabaseURL: pgtest.ProvisionerURL(t), Capacity: o.capacity, CapacityFromNomad: o.capacityFromNomad,
 		CPU: o.cpu, MemoryMB: o.memoryMB, HealthTimeout: 2 * time.Minute,
 		UsageInterval: o.usageInterval, UsageTimeout: o.usageTimeout,
 	}, pool, nc, logger)

@@ -57,6 +57,14 @@ func (p *Provisioner) ensureDatabase(ctx context.Context, s tenants.Space, passw
 		}
 	}
 
+	// The provisioner's role is not a superuser in production, only CREATEROLE and CREATEDB:
+	// to make the space's role own its database, and to change that database's privileges, it
+	// must itself be a member of that role. Checked and granted on every pass, so a role made by
+	// a pass that stopped right after creating it gets the membership on the next one.
+	if err := p.ensureMembership(ctx, name); err != nil {
+		return err
+	}
+
 	var dbExists bool
 	if err := p.tenant.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&dbExists); err != nil {
 		return fmt.Errorf("look up database %s: %w", name, err)
@@ -68,10 +76,99 @@ func (p *Provisioner) ensureDatabase(ctx context.Context, s tenants.Space, passw
 			return fmt.Errorf("create database %s: %w", name, err)
 		}
 	}
+	// Every role may connect to a new database (CONNECT and TEMPORARY are granted to PUBLIC): the
+	// space's database is its own role's only. Both statements change nothing the second time.
 	if _, err := p.tenant.Exec(ctx, fmt.Sprintf(`REVOKE ALL ON DATABASE %s FROM PUBLIC`, ident)); err != nil {
 		return fmt.Errorf("restrict database %s: %w", name, err)
 	}
+	if _, err := p.tenant.Exec(ctx, fmt.Sprintf(`GRANT CONNECT, TEMPORARY ON DATABASE %s TO %s`, ident, ident)); err != nil {
+		return fmt.Errorf("grant database %s to its role: %w", name, err)
+	}
+	// A REVOKE by a role lacking the right is only a warning: check what it left.
+	var publicConnect, ownConnect bool
+	err = p.tenant.QueryRow(ctx, `SELECT datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(datacl) a WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT'),
+		has_database_privilege($1, oid, 'CONNECT')
+		FROM pg_database WHERE datname = $1`, name).Scan(&publicConnect, &ownConnect)
+	if err != nil {
+		return fmt.Errorf("check privileges on database %s: %w", name, err)
+	}
+	switch {
+	case publicConnect:
+		return fmt.Errorf("database %s: every role may still connect to it; the provisioner's role could not revoke that", name)
+	case !ownConnect:
+		return fmt.Errorf("database %s: its role %s may not connect to it", name, name)
+	}
+	p.warnOtherDatabases(ctx, name)
 	return nil
+}
+
+// ensureMembership makes the provisioner's role (the tenant server's current user) a member of
+// role with what CREATE DATABASE … OWNER role and GRANT on its database need: up to Postgres 15,
+// membership with its privileges (INHERIT, the default); from 16, also the SET option, which a
+// plain GRANT does not give unless createrole_self_grant says so. A superuser has both already.
+func (p *Provisioner) ensureMembership(ctx context.Context, role string) error {
+	var version int
+	if err := p.tenant.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		return fmt.Errorf("tenant server version: %w", err)
+	}
+	grant := fmt.Sprintf(`GRANT %s TO CURRENT_USER`, pgx.Identifier{role}.Sanitize())
+	option := "MEMBER"
+	if version >= 160000 {
+		grant += ` WITH INHERIT TRUE, SET TRUE`
+		option = "SET"
+	}
+	held := func() (bool, error) {
+		var ok bool
+		err := p.tenant.QueryRow(ctx, `SELECT pg_has_role($1, 'USAGE') AND pg_has_role($1, $2)`, role, option).Scan(&ok)
+		return ok, err
+	}
+	ok, err := held()
+	if err != nil {
+		return fmt.Errorf("check membership in role %s: %w", role, err)
+	}
+	if ok {
+		return nil
+	}
+	if _, err := p.tenant.Exec(ctx, grant); err != nil {
+		// A concurrent pass may have made the same grant; only what is held in the end counts.
+		if ok, _ := held(); !ok {
+			return fmt.Errorf("grant role %s to the provisioner's role: %w", role, err)
+		}
+	}
+	return nil
+}
+
+// warnOtherDatabases logs the databases other than its own that the space's role may connect
+// to: the service's database and postgres keep CONNECT for PUBLIC until the operator revokes it
+// (README, "Running it for real"), which the provisioner's role has no right to do.
+func (p *Provisioner) warnOtherDatabases(ctx context.Context, role string) {
+	others, err := otherDatabases(ctx, p.tenant, role)
+	if err != nil {
+		p.logger.WarnContext(ctx, "cannot list the databases a space's role may connect to", "role", role, "err", err)
+		return
+	}
+	if len(others) > 0 {
+		const shown = 10
+		list := others
+		if len(list) > shown {
+			list = list[:shown]
+		}
+		p.logger.WarnContext(ctx, "a space's role may connect to databases not its own: revoke CONNECT on them from PUBLIC",
+			"role", role, "databases", list, "count", len(others))
+	}
+}
+
+// otherDatabases lists, by name, the databases on the server that role may connect to other than
+// its own (the one of the same name).
+func otherDatabases(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, role string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT datname FROM pg_database
+		WHERE datallowconn AND datname <> $1 AND has_database_privilege($1, oid, 'CONNECT') ORDER BY datname`, role)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // scramVerifier is Postgres' SCRAM-SHA-256 verifier of password, as pg_authid stores it.

@@ -45,6 +45,65 @@ func ServerURL(tb testing.TB) string {
 	return u
 }
 
+// ProvisionerRole is the least-privileged role ProvisionerURL logs in as: LOGIN CREATEROLE
+// CREATEDB, not a superuser, as production gives the provisioner on the tenant server.
+const ProvisionerRole = "spaces_provisioner"
+
+// provisionerPassword is the test role's password; the test server may trust every login, but
+// the URL carries one as production's does.
+const provisionerPassword = "spaces-provisioner-test"
+
+var provisionerRoles sync.Map // admin URL → *roleOnce
+
+type roleOnce struct {
+	once sync.Once
+	err  error
+}
+
+// ProvisionerURL is the URL of ProvisionerRole on the test server (its database: the admin URL's),
+// for tests to give the provisioner as its tenant server. The role is created the first time,
+// or brought back to those attributes; test binaries running at once take turns.
+func ProvisionerURL(tb testing.TB) string {
+	tb.Helper()
+	admin := ServerURL(tb)
+	v, _ := provisionerRoles.LoadOrStore(admin, &roleOnce{})
+	r := v.(*roleOnce)
+	r.once.Do(func() { r.err = ensureProvisionerRole(context.Background(), admin) })
+	if r.err != nil {
+		tb.Fatalf("prepare role %s: %v", ProvisionerRole, r.err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		tb.Fatalf("parse %s: %v", EnvVar, err)
+	}
+	u.User = url.UserPassword(ProvisionerRole, provisionerPassword)
+	return u.String()
+}
+
+func ensureProvisionerRole(ctx context.Context, admin string) error {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", EnvVar, err)
+	}
+	defer conn.Close(ctx)
+	// Roles are shared by the whole server: the binaries of several packages must not race.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(4243)`); err != nil {
+		return err
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock(4243)`) //nolint:errcheck
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, ProvisionerRole).Scan(&exists); err != nil {
+		return err
+	}
+	verb := "ALTER"
+	if !exists {
+		verb = "CREATE"
+	}
+	_, err = conn.Exec(ctx, fmt.Sprintf(`%s ROLE %s WITH LOGIN CREATEROLE CREATEDB NOSUPERUSER NOREPLICATION NOBYPASSRLS PASSWORD '%s'`,
+		verb, ProvisionerRole, provisionerPassword))
+	return err
+}
+
 // New creates a fresh migrated database for this test and returns a pool on it and its URL.
 // The database is dropped at cleanup.
 func New(tb testing.TB) (*pgxpool.Pool, string) {
