@@ -288,11 +288,16 @@ type StepError struct {
 func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
-// Reason is the readable failure reason of err, as kept on a failed space.
+// Reason is the readable failure reason of err, as kept on a failed space: valid UTF-8 without
+// NUL (Postgres text refuses both), at most 1,000 bytes cut on a character boundary, then "…".
 func Reason(err error) string {
-	msg := err.Error()
+	msg := strings.ReplaceAll(strings.ToValidUTF8(err.Error(), "\uFFFD"), "\x00", "")
 	if len(msg) > 1000 {
-		msg = msg[:1000] + "…"
+		cut := 1000
+		for cut > 0 && msg[cut]&0xC0 == 0x80 { // a continuation byte: the character started before
+			cut--
+		}
+		msg = msg[:cut] + "…"
 	}
 	return msg
 }

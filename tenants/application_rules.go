@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -117,23 +118,24 @@ var confusables = map[rune]rune{
 // be one. Case is folded, accents are dropped, spaces, dots and underscores become hyphens, and a
 // typed full address (slug.baseDomain) is cut to its slug. changed reports that the result differs
 // from what was typed, so that the form can show it and ask the applicant to confirm.
+//
+// The input is public: any string, of any bytes, is answered without panicking. Nothing is cut at
+// a byte offset computed on another spelling of the string (case folding and normalisation change
+// byte lengths: Ⱥ is 2 bytes, ⱥ 3), and the slug returned is always ASCII.
 func NormalizeSlug(input, baseDomain string) (slug string, changed bool, err error) {
 	typed := strings.TrimSpace(input)
-	s := typed
+	s := strings.TrimSpace(norm.NFKC.String(typed))
+	s = cutPrefixFold(cutPrefixFold(s, "https://"), "http://")
 	if baseDomain != "" {
-		if cut, ok := strings.CutSuffix(strings.ToLower(s), "."+baseDomain); ok {
-			s = s[:len(cut)]
-		}
+		s = cutSuffixFold(s, "."+baseDomain)
 	}
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "http://")
-	s = norm.NFKC.String(s)
 	var b strings.Builder
 	for _, r := range s {
 		switch {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-':
 			b.WriteRune(r)
 		case r >= 'A' && r <= 'Z':
-			b.WriteRune(unicode.ToLower(r))
+			b.WriteRune(r + ('a' - 'A'))
 		case r == ' ' || r == '_' || r == '.':
 			b.WriteByte('-')
 		default:
@@ -149,7 +151,11 @@ func NormalizeSlug(input, baseDomain string) (slug string, changed bool, err err
 				b.WriteString(base)
 				continue
 			}
-			return "", false, &RuleViolation{Code: RuleSlugCharset, Detail: fmt.Sprintf("%c (U+%04X)", r, r)}
+			return "", false, &RuleViolation{Code: RuleSlugCharset, Detail: runeDetail(r)}
+		}
+		if b.Len() > 4*SlugMaxLength {
+			// Far too long already: no need to read the rest of what may be a large input.
+			return "", false, &RuleViolation{Code: RuleSlugLength}
 		}
 	}
 	slug = b.String()
@@ -157,6 +163,51 @@ func NormalizeSlug(input, baseDomain string) (slug string, changed bool, err err
 		return slug, slug != typed, err
 	}
 	return slug, slug != typed, nil
+}
+
+// runeDetail names a character for a message: itself and its code point, or only the code point
+// when showing it would hide it or turn the text around (controls, format characters, invalid bytes).
+func runeDetail(r rune) string {
+	if r == utf8.RuneError || !unicode.IsGraphic(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.M, r) {
+		return fmt.Sprintf("U+%04X", r)
+	}
+	return fmt.Sprintf("%c (U+%04X)", r, r)
+}
+
+// cutPrefixFold removes prefix, an ASCII string, from s, ignoring ASCII case. Only ASCII letters
+// are folded, so the bytes compared are those cut.
+func cutPrefixFold(s, prefix string) string {
+	if len(s) >= len(prefix) && asciiEqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):]
+	}
+	return s
+}
+
+// cutSuffixFold removes suffix, an ASCII string, from the end of s, ignoring ASCII case.
+func cutSuffixFold(s, suffix string) string {
+	if len(s) >= len(suffix) && asciiEqualFold(s[len(s)-len(suffix):], suffix) {
+		return s[:len(s)-len(suffix)]
+	}
+	return s
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // stripMarks returns the plain Latin letter under an accented one (é → e), if it is one.
@@ -193,4 +244,68 @@ func CheckSlug(slug string) error {
 		return &RuleViolation{Code: RuleSlugReserved}
 	}
 	return nil
+}
+
+// Codes of the rules on names, free texts and email addresses.
+const (
+	RuleTextInvalid   = "text.invalid"   // invalid UTF-8, NUL or another control character
+	RuleTextInvisible = "text.invisible" // a bidirectional override or isolate, or a zero-width character
+	RuleEmailFormat   = "email.format"   // not one plain address: local@domain, nothing a mail header would misread
+	MaxEmailLength    = 254
+)
+
+// invisible tells whether r is a character that changes how text around it is shown without
+// showing itself: the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+// U+2066–U+2069), which can make a name read backwards to a moderator, and the zero-width
+// characters (U+200B–U+200D, U+2060, U+FEFF), which make two names that look alike differ.
+func invisible(r rune) bool {
+	return r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' ||
+		r >= '\u200b' && r <= '\u200d' || r == '\u2060' || r == '\ufeff'
+}
+
+// NormalizeText checks a name or a free text as typed on a public form and returns it as it is
+// stored: composed (NFC), with line breaks as \n and without surrounding spaces. It refuses what
+// Postgres or a reader would choke on (invalid UTF-8, NUL and other control characters, the line
+// and paragraph separators; line breaks and tabs are allowed only when multiline) with
+// RuleTextInvalid, and invisible characters (see invisible) with RuleTextInvisible, whose Detail
+// is the first one's code point. Lengths are for the caller to check, on the result.
+func NormalizeText(s string, multiline bool) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", &RuleViolation{Code: RuleTextInvalid}
+	}
+	if multiline {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+	}
+	for _, r := range s {
+		switch {
+		case invisible(r):
+			return "", &RuleViolation{Code: RuleTextInvisible, Detail: fmt.Sprintf("U+%04X", r)}
+		case r == '\n' || r == '\t':
+			if !multiline {
+				return "", &RuleViolation{Code: RuleTextInvalid, Detail: fmt.Sprintf("U+%04X", r)}
+			}
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			return "", &RuleViolation{Code: RuleTextInvalid, Detail: fmt.Sprintf("U+%04X", r)}
+		}
+	}
+	// Composing can neither create nor remove spaces at the ends, nor any character refused above
+	// (none of them composes or decomposes): checking before is checking after.
+	return norm.NFC.String(strings.TrimSpace(s)), nil
+}
+
+// NormalizeEmail checks an email address typed on a public form, beyond the general shape the
+// web form's validator checks: a single line of clean text (NormalizeText), at most 254 bytes,
+// exactly one @ with something on each side, and none of the characters a mail header would read
+// as a separator, a display name or a second address. It returns the address as stored.
+func NormalizeEmail(s string) (string, error) {
+	e, err := NormalizeText(s, false)
+	if err != nil {
+		return "", err
+	}
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || len(e) > MaxEmailLength ||
+		strings.ContainsAny(e, " <>,;:\"\\()[]") || strings.ContainsFunc(e, unicode.IsSpace) {
+		return "", &RuleViolation{Code: RuleEmailFormat}
+	}
+	return e, nil
 }

@@ -144,6 +144,16 @@ func TestApplyBadInput(t *testing.T) {
 		{"terms not accepted", func(f url.Values) { f.Del("terms") }, 422, "terms", "Cochez cette case"},
 		{"NUL byte", func(f url.Values) { f.Set("contact_name", "Ca\x00mille") }, 422, "contact_name", "caractères"},
 		{"script in name", func(f url.Values) { f.Set("association_name", script); f.Set("slug", "ab") }, 422, "slug", "Entre 3"},
+		// Letters whose lowercase is longer in UTF-8 once made the cut of a typed domain panic.
+		{"slug of Ⱥ with the domain", func(f url.Values) { f.Set("slug", strings.Repeat("Ⱥ", 20)+".spaces.test") }, 422, "slug", "ne l&#39;est pas"},
+		{"right-to-left override in name", func(f url.Values) { f.Set("association_name", "Jardin \u202eelbaT") }, 422, "association_name", "caractère invisible (U&#43;202E)"},
+		{"isolate in contact name", func(f url.Values) { f.Set("contact_name", "Camille \u2067x\u2069") }, 422, "contact_name", "caractère invisible (U&#43;2067)"},
+		{"zero-width space in name", func(f url.Values) { f.Set("association_name", "Les Amis\u200b du Jardin") }, 422, "association_name", "caractère invisible (U&#43;200B)"},
+		{"zero-width joiner in purpose", func(f url.Values) { f.Set("purpose", "Jardiner\u200d ensemble") }, 422, "purpose", "caractère invisible (U&#43;200D)"},
+		{"byte order mark in activities", func(f url.Values) { f.Set("activities", "\ufeffPotager") }, 422, "activities", "caractère invisible (U&#43;FEFF)"},
+		{"word joiner in email", func(f url.Values) { f.Set("contact_email", "camille\u2060@jardin.example") }, 422, "contact_email", "caractère invisible (U&#43;2060)"},
+		// Composing (NFC) can lengthen a text; the length is checked on what is stored.
+		{"name longer once composed", func(f url.Values) { f.Set("association_name", strings.Repeat("\ufb2c", 100)) }, 422, "association_name", "200 caractères au plus"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -369,5 +379,40 @@ func TestWithdrawAndLostLink(t *testing.T) {
 	resp, _ = e.post(e.newClient(), "/status/lost", url.Values{"email": {"nobody@example.org"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("unknown email answered %d", resp.StatusCode)
+	}
+}
+
+func TestApplyTextIsStoredComposed(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	f := validForm(60)
+	f.Set("association_name", "Cafe\u0301 des Amis 60")
+	f.Set("purpose", "Re\u0301colter\r\nensemble")
+	resp, body := e.post(e.newClient(), "/apply", f)
+	mustStatus(t, resp, body, http.StatusSeeOther)
+	var name, purpose string
+	if err := e.pool.QueryRow(context.Background(), `SELECT association_name, purpose FROM applications`).Scan(&name, &purpose); err != nil {
+		t.Fatal(err)
+	}
+	if name != "Café des Amis 60" || purpose != "Récolter\nensemble" {
+		t.Errorf("stored %q, %q; want them composed (NFC)", name, purpose)
+	}
+}
+
+func TestApplyInvisibleCharacterMessageInEnglish(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	c := e.newClient()
+	e.get(c, "/?lang=en")
+	f := validForm(61)
+	f.Set("association_name", "Garden \u202enedraG")
+	resp, body := e.post(c, "/apply", f)
+	mustStatus(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, `id="f-association_name-error"`) || !strings.Contains(body, "invisible character (U&#43;202E)") {
+		t.Errorf("no English message at the field")
+	}
+	if strings.Contains(body, "[[") {
+		t.Errorf("untranslated key in page")
+	}
+	if countApplications(t, e) != 0 {
+		t.Errorf("recorded with an override character")
 	}
 }

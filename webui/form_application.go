@@ -80,11 +80,60 @@ func readApplicationForm(r *http.Request) applicationForm {
 	}
 }
 
-// validate checks the form with the validator's tags, then the project's own rules. It returns
-// one message per field in error; on success the normalised values are filled in. A slug that
-// normalisation changed is written back into the form, with a message asking to confirm it.
+// textFields are the form's names and free texts, with whether each may span several lines.
+var textFields = []struct {
+	name      string
+	multiline bool
+	value     func(*applicationForm) *string
+}{
+	{"association_name", false, func(f *applicationForm) *string { return &f.AssociationName }},
+	{"contact_name", false, func(f *applicationForm) *string { return &f.ContactName }},
+	{"contact_email", false, func(f *applicationForm) *string { return &f.ContactEmail }},
+	{"purpose", true, func(f *applicationForm) *string { return &f.Purpose }},
+	{"activities", true, func(f *applicationForm) *string { return &f.Activities }},
+}
+
+// validate checks the form with the project's text rules, then the validator's tags, then the
+// project's other rules. It returns one message per field in error; on success the normalised
+// values are filled in. Names and texts are normalised (NFC) before their lengths are checked, as
+// the database counts them. A slug that normalisation changed is written back into the form, with
+// a message asking to confirm it.
 func (f *applicationForm) validate(baseDomain string, maxAccounts int) map[string]fieldError {
 	errs := map[string]fieldError{}
+	typed := make([]string, len(textFields))
+	defer func() {
+		// A field in error is shown again as typed, not as normalised.
+		for i, tf := range textFields {
+			if _, bad := errs[tf.name]; bad {
+				*tf.value(f) = typed[i]
+			}
+		}
+	}()
+	for i, tf := range textFields {
+		v := tf.value(f)
+		typed[i] = *v
+		if *v == "" {
+			continue // the validator says it is required
+		}
+		var norm string
+		var err error
+		if tf.name == "contact_email" {
+			norm, err = tenants.NormalizeEmail(*v)
+		} else {
+			norm, err = tenants.NormalizeText(*v, tf.multiline)
+		}
+		var rv *tenants.RuleViolation
+		switch {
+		case err == nil:
+			*v = norm
+		case errors.As(err, &rv) && rv.Code == tenants.RuleTextInvisible:
+			errs[tf.name] = fieldError{Key: rv.Code, Args: []any{"detail", rv.Detail}}
+		case tf.name == "contact_email":
+			errs[tf.name] = fieldError{Key: "err.email"}
+		default:
+			errs[tf.name] = fieldError{Key: "err.text"}
+		}
+	}
 	if err := formValidator().Struct(f); err != nil {
 		var verrs validator.ValidationErrors
 		if !errors.As(err, &verrs) {
@@ -93,6 +142,9 @@ func (f *applicationForm) validate(baseDomain string, maxAccounts int) map[strin
 		}
 		for _, fe := range verrs {
 			name := fe.Field()
+			if _, bad := errs[name]; bad {
+				continue
+			}
 			switch fe.Tag() {
 			case "required":
 				if name == "terms" {
@@ -108,15 +160,6 @@ func (f *applicationForm) validate(baseDomain string, maxAccounts int) map[strin
 				errs[name] = fieldError{Key: "err.text"}
 			}
 		}
-	}
-	for name, v := range map[string]string{"association_name": f.AssociationName, "contact_name": f.ContactName,
-		"contact_email": f.ContactEmail, "purpose": f.Purpose, "activities": f.Activities} {
-		if _, bad := errs[name]; !bad && !cleanText(v, name == "purpose" || name == "activities") {
-			errs[name] = fieldError{Key: "err.text"}
-		}
-	}
-	if _, bad := errs["contact_email"]; !bad && !plainEmail(f.ContactEmail) {
-		errs["contact_email"] = fieldError{Key: "err.email"}
 	}
 	if _, bad := errs["legal_id"]; !bad {
 		id, err := tenants.NormalizeLegalID(f.LegalID)
@@ -171,7 +214,9 @@ func cleanText(s string, multiline bool) bool {
 	return true
 }
 
-// plainEmail adds what the validator's email rule allows but mail headers should not carry.
+// plainEmail adds what the validator's email rule allows but mail headers should not carry
+// (tenants.NormalizeEmail).
 func plainEmail(s string) bool {
-	return !strings.ContainsAny(s, " <>,;\"\\") && strings.Count(s, "@") == 1
+	_, err := tenants.NormalizeEmail(s)
+	return err == nil
 }

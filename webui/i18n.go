@@ -19,6 +19,8 @@ var langMatcher = language.NewMatcher([]language.Tag{language.French, language.E
 // catalog holds every user-facing sentence, French then English. Arguments are written {name}
 // and filled by translate from name/value pairs.
 var catalog = map[string][2]string{
+	"text.invisible": {"Ce texte contient un caractère invisible ({detail}) qui peut inverser le sens de lecture ou déguiser un nom. Effacez-le : retapez le texte plutôt que de le copier-coller.",
+		"This text contains an invisible character ({detail}) that can reverse the reading direction or disguise a name. Please remove it: type the text again rather than pasting it."},
 	"site.name":       {"Espaces associatifs", "Association spaces"},
 	"site.tagline":    {"Un espace Nextcloud gratuit pour votre association", "A free Nextcloud space for your association"},
 	"site.footer":     {"Un service libre et gratuit, réservé aux associations et collectifs à but non lucratif.", "A free service, for non-profit associations and collectives only."},
