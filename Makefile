@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 BIN   := $(CURDIR)/.bin
 GO    ?= go
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: dev test build vet bench clean-dev help
 
@@ -26,6 +27,11 @@ test: build ## the whole suite against real Postgres, Nomad and Chromium
 	  SPACES_NOMAD_BIN=$$nomad SPACES_STANDIN_BIN=$(BIN)/nextcloud-standin SPACES_CHROMIUM=/usr/bin/chromium \
 	  $(BIN)/testenv -- $(GO) test -count=1 -timeout 40m ./...
 	@$(GO) vet ./...
+
+vet: ## gofmt, go vet and staticcheck (pinned, from the Go module proxy); CI runs it before the suite
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@$(GO) vet ./...
+	@$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 bench: build ## the benchmarks whose figures the README quotes
 	@.ci/install-deps --browser

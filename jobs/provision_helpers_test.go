@@ -259,7 +259,7 @@ func cleanupSpace(t testing.TB, admin, slug string) {
 		if err == nil {
 			nc.DeregisterJob(ctx, provisioner.JobID(slug), true)                //nolint:errcheck
 			nc.DeleteVariable(ctx, nomad.VariablePath(provisioner.JobID(slug))) //nolint:errcheck
-			nc.API().Close() // its idle connections count against Nomad's per-address limit
+			nc.API().Close()                                                    // its idle connections count against Nomad's per-address limit
 		}
 		conn, err := pgx.Connect(ctx, admin)
 		if err != nil {

@@ -36,13 +36,13 @@ func TestApplyFormRendersInBothLanguages(t *testing.T) {
 			t.Errorf("CSP = %q", csp)
 		}
 	}
-	resp, body := e.get(e.newClient(), "/")
+	_, body := e.get(e.newClient(), "/")
 	if !strings.Contains(body, "Demander un espace") {
 		t.Errorf("default language is not French")
 	}
 	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/", nil)
 	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
-	resp, body = e.do(e.newClient(), req)
+	resp, body := e.do(e.newClient(), req)
 	mustStatus(t, resp, body, http.StatusOK)
 	if !strings.Contains(body, "Apply for a space") {
 		t.Errorf("Accept-Language en not honoured")

@@ -192,17 +192,6 @@ func rna(n int) string {
 	return "W" + s[len(s)-9:]
 }
 
-// sirenFrom completes 8 digits with their Luhn check digit.
-func sirenFrom(eight string) string {
-	for d := '0'; d <= '9'; d++ {
-		s := eight + string(d)
-		if _, err := tenants.NormalizeLegalID(s); err == nil {
-			return s
-		}
-	}
-	panic("no check digit")
-}
-
 // mustStatus fails the test unless resp has the status.
 func mustStatus(t testing.TB, resp *http.Response, body string, want int) {
 	t.Helper()

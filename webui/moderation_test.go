@@ -99,7 +99,7 @@ func TestModerationFlow(t *testing.T) {
 		t.Errorf("queue is not oldest first")
 	}
 	id := e.appID("jardin-60")
-	resp, body = e.get(mc, "/moderation?q=Jardin+61")
+	_, body = e.get(mc, "/moderation?q=Jardin+61")
 	if strings.Contains(body, "jardin-60") || !strings.Contains(body, "jardin-61") {
 		t.Errorf("search by name does not filter")
 	}

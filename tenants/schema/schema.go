@@ -105,6 +105,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, migrat
 	for {
 		var res *rivermigrate.MigrateResult
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) (err error) {
+			//lint:ignore SA1019 one version per transaction on our locked connection is what Migrate cannot do
 			res, err = migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
 			return err
 		})
