@@ -102,6 +102,9 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionSpac
 	if errors.Is(err, tenants.ErrNotFound) {
 		return river.JobCancel(err)
 	}
+	if interrupted(ctx) {
+		return err // the service stops: not a failure (stopMiddleware gives the attempt back)
+	}
 	permanent := provisioner.IsPermanent(err)
 	if !permanent && job.Attempt < job.MaxAttempts {
 		w.Logger.WarnContext(ctx, "provisioning pass failed; will retry", "space_id", id, "attempt", job.Attempt,

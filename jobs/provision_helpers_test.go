@@ -431,8 +431,11 @@ func newFlakyProxy(t testing.TB, target string) *flakyProxy {
 			http.Error(w, "refused", http.StatusBadGateway)
 			return
 		case proxyHold:
+			p.mu.Lock()
+			release := p.release
+			p.mu.Unlock()
 			select {
-			case <-p.release:
+			case <-release:
 			case <-r.Context().Done():
 				return
 			}

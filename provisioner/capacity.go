@@ -17,33 +17,84 @@ import (
 // capacityTTL is how long a ceiling read from Nomad's nodes is used before it is read again.
 const capacityTTL = 30 * time.Second
 
+// ceilingRefreshTimeout bounds one read of the ceiling from Nomad (a parse and a node list, each
+// bounded by the Nomad client's own call timeout too).
+const ceilingRefreshTimeout = time.Minute
+
+// ceilingRefresh is one read of the ceiling from Nomad, shared by every caller that waits for it.
+type ceilingRefresh struct {
+	done chan struct{} // closed once n and err are set
+	n    int
+	err  error
+}
+
 // Ceiling is how many spaces may take room at once, 0 for no ceiling: Config.Capacity, or with
 // Config.CapacityFromNomad what the Nomad nodes can hold (see nodesCanHold), read at most every
 // 30 seconds. When Nomad cannot be read, the last figure is kept; an error means there is none
 // yet, or that the nodes can hold no space at all.
+//
+// No lock is held while Nomad is read, and at most one read runs at a time: while it runs, a
+// caller that has a last figure gets it at once, and the others (there is no figure yet) wait for
+// that one read, or for their own ctx to end. The caller that starts a read waits for it.
 func (p *Provisioner) Ceiling(ctx context.Context) (int, error) {
 	if !p.cfg.CapacityFromNomad {
 		return p.cfg.Capacity, nil
 	}
 	p.ceilingMu.Lock()
-	defer p.ceilingMu.Unlock()
-	if p.ceilingAt.IsZero() || p.now().Sub(p.ceilingAt) >= capacityTTL {
-		n, err := p.nodesCanHold(ctx)
-		switch {
-		case err == nil && n == 0:
-			return 0, errors.New("capacity: no eligible Nomad node has room for one space")
-		case err == nil:
-			if n != p.ceiling {
-				p.logger.InfoContext(ctx, "capacity read from Nomad's nodes", "spaces", n, "per_space", p.fp.String())
-			}
-			p.ceiling, p.ceilingAt = n, p.now()
-		case p.ceilingAt.IsZero():
-			return 0, fmt.Errorf("capacity: %w", err)
-		default:
-			p.logger.WarnContext(ctx, "capacity: Nomad's nodes not read, the last figure stands", "spaces", p.ceiling, "err", err)
-		}
+	last, at := p.ceiling, p.ceilingAt
+	if !at.IsZero() && p.now().Sub(at) < capacityTTL {
+		p.ceilingMu.Unlock()
+		return last, nil
 	}
-	return p.ceiling, nil
+	r := p.refresh
+	if r != nil {
+		if !at.IsZero() {
+			p.ceilingMu.Unlock()
+			return last, nil
+		}
+	} else {
+		r = &ceilingRefresh{done: make(chan struct{})}
+		p.refresh = r
+		go p.refreshCeiling(context.WithoutCancel(ctx), r)
+	}
+	p.ceilingMu.Unlock()
+	select {
+	case <-r.done:
+		return r.n, r.err
+	case <-ctx.Done():
+		if !at.IsZero() {
+			return last, nil
+		}
+		return 0, fmt.Errorf("capacity: %w", ctx.Err())
+	}
+}
+
+// refreshCeiling reads the ceiling from Nomad for r, on a context of its own: a caller that stops
+// waiting does not end the read the others wait for.
+func (p *Provisioner) refreshCeiling(ctx context.Context, r *ceilingRefresh) {
+	defer close(r.done)
+	ctx, cancel := context.WithTimeout(ctx, ceilingRefreshTimeout)
+	defer cancel()
+	n, err := p.nodesCanHold(ctx)
+
+	p.ceilingMu.Lock()
+	defer p.ceilingMu.Unlock()
+	p.refresh = nil
+	switch {
+	case err == nil && n == 0:
+		r.err = errors.New("capacity: no eligible Nomad node has room for one space")
+	case err == nil:
+		if n != p.ceiling {
+			p.logger.InfoContext(ctx, "capacity read from Nomad's nodes", "spaces", n, "per_space", p.fp.String())
+		}
+		p.ceiling, p.ceilingAt = n, p.now()
+		r.n = n
+	case p.ceilingAt.IsZero():
+		r.err = fmt.Errorf("capacity: %w", err)
+	default:
+		p.logger.WarnContext(ctx, "capacity: Nomad's nodes not read, the last figure stands", "spaces", p.ceiling, "err", err)
+		r.n = p.ceiling
+	}
 }
 
 // footprint is what one space's job asks of a node.
@@ -89,10 +140,13 @@ func (p *Provisioner) nodesCanHold(ctx context.Context) (int, error) {
 
 // footprint renders the jobspec for a sample space, has Nomad parse it (filling its defaults)
 // and adds up what its groups ask for. It is computed once: templates do not change while the
-// process runs.
+// process runs. It runs in a ceiling refresh, one at a time, without ceilingMu held.
 func (p *Provisioner) footprint(ctx context.Context) (footprint, error) {
-	if p.fp.cpu > 0 {
-		return p.fp, nil
+	p.ceilingMu.Lock()
+	known := p.fp
+	p.ceilingMu.Unlock()
+	if known.cpu > 0 {
+		return known, nil
 	}
 	sample := tenants.Space{ID: 1, Slug: "capacity-sample", Generation: 1, ContactEmail: "capacity@example.org",
 		Limits: quota.DefaultLimits}
@@ -134,7 +188,9 @@ func (p *Provisioner) footprint(ctx context.Context) (footprint, error) {
 		fp.drivers = append(fp.drivers, d)
 	}
 	sort.Strings(fp.drivers)
+	p.ceilingMu.Lock()
 	p.fp = fp
+	p.ceilingMu.Unlock()
 	return fp, nil
 }
 

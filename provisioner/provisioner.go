@@ -152,7 +152,8 @@ type Provisioner struct {
 	ceilingMu sync.Mutex
 	ceiling   int
 	ceilingAt time.Time
-	fp        footprint // guarded by ceilingMu
+	fp        footprint       // guarded by ceilingMu
+	refresh   *ceilingRefresh // the read of the ceiling from Nomad while one runs; guarded by ceilingMu
 
 	specMu sync.Mutex
 	specs  map[specKey]string // jobspec hash by space and generation

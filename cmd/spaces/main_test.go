@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -114,7 +115,26 @@ type devRun struct {
 	url, login, password string
 	token                string
 	exited               chan error
-	output               *bytes.Buffer
+	output               *lockedBuffer
+}
+
+// lockedBuffer is a buffer that the copies of a command's stdout and stderr, each in its own
+// goroutine, may write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startDev runs `spaces dev` and waits for its banner.
@@ -130,7 +150,7 @@ func startDev(t *testing.T, dir string, pgPort, nomadPort, httpPort int) *devRun
 		"SPACES_SMTP_URL=", "SPACES_SECRET_KEY=", "SPACES_PUBLIC_URL=", "SPACES_NOMAD_TEMPLATE=",
 	}, "dev", "--dir", dir, "--postgres-port", itoa(pgPort), "--nomad-port", itoa(nomadPort))
 	pr, pw := io.Pipe()
-	out := &bytes.Buffer{}
+	out := &lockedBuffer{}
 	cmd.Stdout = io.MultiWriter(pw, out)
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {

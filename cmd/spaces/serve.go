@@ -107,7 +107,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return jobs.Run(ctx, jobsClient) })
+	g.Go(func() error { return jobs.Run(ctx, jobsClient, jobs.StopGrace) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

@@ -33,13 +33,25 @@ type Config struct {
 	Token     string
 	Region    string
 	Namespace string
+	// CallTimeout bounds each call that is not a wait (DefaultCallTimeout when 0): a Nomad that
+	// accepts the connection but never answers fails the call instead of holding its caller. A
+	// blocking query is bounded by its own wait plus this; the event stream by its caller only.
+	CallTimeout time.Duration
 }
+
+// DefaultCallTimeout bounds one plain call to Nomad: far above what a healthy agent takes, short
+// enough that a pass or a status page does not hang on an agent that stopped answering.
+const DefaultCallTimeout = 30 * time.Second
+
+// defaultBlockingWait is the wait Nomad applies to a blocking query that names none.
+const defaultBlockingWait = 5 * time.Minute
 
 // Client is a Nomad API client scoped to one namespace. It is safe for concurrent use.
 type Client struct {
 	api       *api.Client
 	namespace string
 	region    string
+	timeout   time.Duration
 }
 
 // New builds a client; it does not contact Nomad.
@@ -67,7 +79,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nomad client: %w", err)
 	}
-	return &Client{api: a, namespace: cfg.Namespace, region: cfg.Region}, nil
+	timeout := cfg.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	return &Client{api: a, namespace: cfg.Namespace, region: cfg.Region, timeout: timeout}, nil
 }
 
 // maxConns bounds this process's connections to Nomad. A burst of provisioning passes then waits
@@ -95,6 +111,24 @@ func (c *Client) API() *api.Client { return c.api }
 // Namespace is the namespace jobs are registered in.
 func (c *Client) Namespace() string { return c.namespace }
 
+// call bounds one plain call by the client's call timeout.
+func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// blocking bounds a blocking query: Nomad answers within its wait plus up to a sixteenth of it
+// (its jitter), so the call timeout on top only covers an agent that stopped answering. A query
+// with no index to wait on is a plain call.
+func (c *Client) blocking(ctx context.Context, waitIndex uint64, wait time.Duration) (context.Context, context.CancelFunc) {
+	if waitIndex == 0 {
+		return c.call(ctx)
+	}
+	if wait <= 0 {
+		wait = defaultBlockingWait
+	}
+	return context.WithTimeout(ctx, wait+wait/16+c.timeout)
+}
+
 func (c *Client) q(ctx context.Context) *api.QueryOptions {
 	return (&api.QueryOptions{Namespace: c.namespace, Region: c.region}).WithContext(ctx)
 }
@@ -115,6 +149,8 @@ type Variable struct {
 
 // GetVariable reads the variable at path; ErrNotFound when there is none.
 func (c *Client) GetVariable(ctx context.Context, path string) (Variable, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	v, _, err := c.api.Variables().Peek(path, c.q(ctx))
 	if err != nil {
 		return Variable{}, fmt.Errorf("read nomad variable %s: %w", path, err)
@@ -128,6 +164,8 @@ func (c *Client) GetVariable(ctx context.Context, path string) (Variable, error)
 // CreateVariable writes items at path only if no variable is there (check-and-set with index 0).
 // When one is, it fails with ErrConflict: the caller reads and uses the one that won.
 func (c *Client) CreateVariable(ctx context.Context, path string, items map[string]string) (Variable, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	v, _, err := c.api.Variables().CheckedCreate(&api.Variable{Namespace: c.namespace, Path: path, Items: items}, c.w(ctx))
 	if err != nil {
 		var cas api.ErrCASConflict
@@ -141,6 +179,8 @@ func (c *Client) CreateVariable(ctx context.Context, path string, items map[stri
 
 // UpdateVariable replaces the items at path if the variable is still at v.ModifyIndex.
 func (c *Client) UpdateVariable(ctx context.Context, v Variable) (Variable, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	out, _, err := c.api.Variables().CheckedUpdate(&api.Variable{Namespace: c.namespace, Path: v.Path, Items: v.Items,
 		ModifyIndex: v.ModifyIndex}, c.w(ctx))
 	if err != nil {
@@ -155,6 +195,8 @@ func (c *Client) UpdateVariable(ctx context.Context, v Variable) (Variable, erro
 
 // DeleteVariable removes the variable at path; deleting a missing one succeeds.
 func (c *Client) DeleteVariable(ctx context.Context, path string) error {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	if _, err := c.api.Variables().Delete(path, c.w(ctx)); err != nil {
 		return fmt.Errorf("delete nomad variable %s: %w", path, err)
 	}
@@ -163,6 +205,8 @@ func (c *Client) DeleteVariable(ctx context.Context, path string) error {
 
 // Nodes lists the client nodes with their resources and what their operators reserved.
 func (c *Client) Nodes(ctx context.Context) ([]*api.NodeListStub, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	q := c.q(ctx)
 	q.Params = map[string]string{"resources": "true"}
 	nodes, _, err := c.api.Nodes().List(q)
@@ -174,33 +218,25 @@ func (c *Client) Nodes(ctx context.Context) ([]*api.NodeListStub, error) {
 
 // ParseJob has the agent parse HCL into a job. A jobspec Nomad refuses is ErrInvalidJob.
 func (c *Client) ParseJob(ctx context.Context, hcl string) (*api.Job, error) {
-	// ParseHCL takes no context: run it in the background and give up when ctx ends.
-	type result struct {
-		job *api.Job
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		job, err := c.api.Jobs().ParseHCL(hcl, true)
-		done <- result{job, err}
-	}()
-	select {
-	case <-ctx.Done():
-		return nil, fmt.Errorf("parse jobspec: %w", ctx.Err())
-	case r := <-done:
-		if r.err != nil {
-			if isStatus(r.err, http.StatusBadRequest) || isStatus(r.err, http.StatusInternalServerError) && isParseMessage(r.err) {
-				return nil, fmt.Errorf("parse jobspec: %w: %v", ErrInvalidJob, r.err)
-			}
-			return nil, fmt.Errorf("parse jobspec: %w", r.err)
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	// Jobs().ParseHCL takes no context: the same request, sent with one, ends with the call.
+	var job api.Job
+	req := &api.JobsParseRequest{JobHCL: hcl, Canonicalize: true}
+	if _, err := c.api.Raw().Write("/v1/jobs/parse", req, &job, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		if isStatus(err, http.StatusBadRequest) || isStatus(err, http.StatusInternalServerError) && isParseMessage(err) {
+			return nil, fmt.Errorf("parse jobspec: %w: %v", ErrInvalidJob, err)
 		}
-		return r.job, nil
+		return nil, fmt.Errorf("parse jobspec: %w", err)
 	}
+	return &job, nil
 }
 
 // RegisterJob submits job; Nomad keeps one job per id, so registering again updates it (and an
 // unchanged spec makes no new version). It returns the job's modify index.
 func (c *Client) RegisterJob(ctx context.Context, job *api.Job) (uint64, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	job.Namespace = &c.namespace
 	resp, _, err := c.api.Jobs().Register(job, c.w(ctx))
 	if err != nil {
@@ -214,6 +250,8 @@ func (c *Client) RegisterJob(ctx context.Context, job *api.Job) (uint64, error) 
 
 // Job reads a job; ErrNotFound when Nomad has none with that id (a purged job).
 func (c *Client) Job(ctx context.Context, jobID string) (*api.Job, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx))
 	if err != nil {
 		if isStatus(err, http.StatusNotFound) {
@@ -227,6 +265,8 @@ func (c *Client) Job(ctx context.Context, jobID string) (*api.Job, error) {
 // Allocations lists a job's allocations, blocking until Nomad's index passes waitIndex or wait
 // elapses (waitIndex 0 answers at once). It returns the index to wait on next.
 func (c *Client) Allocations(ctx context.Context, jobID string, waitIndex uint64, wait time.Duration) ([]*api.AllocationListStub, uint64, error) {
+	ctx, cancel := c.blocking(ctx, waitIndex, wait)
+	defer cancel()
 	q := c.q(ctx)
 	q.WaitIndex, q.WaitTime = waitIndex, wait
 	allocs, meta, err := c.api.Jobs().Allocations(jobID, false, q)
@@ -238,6 +278,8 @@ func (c *Client) Allocations(ctx context.Context, jobID string, waitIndex uint64
 
 // Services lists the registrations of a Nomad-native service, blocking like Allocations.
 func (c *Client) Services(ctx context.Context, name string, waitIndex uint64, wait time.Duration) ([]*api.ServiceRegistration, uint64, error) {
+	ctx, cancel := c.blocking(ctx, waitIndex, wait)
+	defer cancel()
 	q := c.q(ctx)
 	q.WaitIndex, q.WaitTime = waitIndex, wait
 	regs, meta, err := c.api.Services().Get(name, q)
@@ -249,6 +291,8 @@ func (c *Client) Services(ctx context.Context, name string, waitIndex uint64, wa
 
 // ListJobs lists the jobs whose id starts with prefix, with their meta and summary, in one call.
 func (c *Client) ListJobs(ctx context.Context, prefix string) ([]*api.JobListStub, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	q := c.q(ctx)
 	q.Prefix = prefix
 	q.Params = map[string]string{"meta": "true"}
@@ -262,6 +306,8 @@ func (c *Client) ListJobs(ctx context.Context, prefix string) ([]*api.JobListStu
 // ListAllocations lists, in one call, the allocations of the jobs whose id starts with
 // jobPrefix, with their allocated ports (resources) but without their task events.
 func (c *Client) ListAllocations(ctx context.Context, jobPrefix string) ([]*api.AllocationListStub, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	q := c.q(ctx)
 	q.Filter = fmt.Sprintf("JobID matches %q", "^"+regexp.QuoteMeta(jobPrefix))
 	q.Params = map[string]string{"resources": "true", "task_states": "false"}
@@ -274,6 +320,8 @@ func (c *Client) ListAllocations(ctx context.Context, jobPrefix string) ([]*api.
 
 // DeregisterJob stops a job, and with purge forgets it; a missing job is not an error.
 func (c *Client) DeregisterJob(ctx context.Context, jobID string, purge bool) error {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
 	if _, _, err := c.api.Jobs().Deregister(jobID, purge, c.w(ctx)); err != nil && !isStatus(err, http.StatusNotFound) {
 		return fmt.Errorf("deregister job %s: %w", jobID, err)
 	}
