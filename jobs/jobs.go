@@ -70,7 +70,7 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 	if work {
 		workers := river.NewWorkers()
 		var periodic []*river.PeriodicJob
-		for _, register := range registrations {
+		for _, register := range []registration{registerMail, registerPurge, registerProvisioning, registerReconcile, registerUsage} {
 			p, err := register(workers, deps)
 			if err != nil {
 				return nil, err
@@ -107,11 +107,9 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 	return client, nil
 }
 
-// registration adds one feature's workers and returns its periodic jobs. Each feature's file
-// appends its registration in an init function, so features do not edit one shared list.
+// registration adds one feature's workers to w and returns its periodic jobs; a feature whose
+// dependencies are missing from deps adds nothing.
 type registration func(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error)
-
-var registrations []registration
 
 // StopGrace is how long `spaces serve` lets running jobs finish once told to stop; what still
 // runs then is cancelled (see Run).

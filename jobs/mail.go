@@ -74,11 +74,10 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[SendMailArgs]) err
 	return nil
 }
 
-func init() {
-	registrations = append(registrations, func(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
-		if deps.Mailer == nil {
-			return nil, nil
-		}
-		return nil, river.AddWorkerSafely(w, &MailWorker{Mailer: deps.Mailer, Box: deps.Box})
-	})
+// registerMail adds the mail worker (when there is a mailer).
+func registerMail(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
+	if deps.Mailer == nil {
+		return nil, nil
+	}
+	return nil, river.AddWorkerSafely(w, &MailWorker{Mailer: deps.Mailer, Box: deps.Box})
 }

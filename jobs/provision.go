@@ -175,21 +175,20 @@ func (w *AdmitWorker) Work(ctx context.Context, _ *river.Job[AdmitSpacesArgs]) e
 	return nil
 }
 
-func init() {
-	registrations = append(registrations, func(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
-		if deps.Provisioner == nil || deps.Pool == nil {
-			return nil, nil
-		}
-		logger := deps.logger()
-		if err := river.AddWorkerSafely(w, &ProvisionWorker{Provisioner: deps.Provisioner, Box: deps.Box,
-			PublicURL: deps.PublicURL, Logger: logger}); err != nil {
-			return nil, err
-		}
-		if err := river.AddWorkerSafely(w, &AdmitWorker{Pool: deps.Pool, Ceiling: deps.Provisioner.Ceiling}); err != nil {
-			return nil, err
-		}
-		return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(admitInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return AdmitSpacesArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true})}, nil
-	})
+// registerProvisioning adds the provisioning and admission workers and the periodic admission.
+func registerProvisioning(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
+	if deps.Provisioner == nil || deps.Pool == nil {
+		return nil, nil
+	}
+	logger := deps.logger()
+	if err := river.AddWorkerSafely(w, &ProvisionWorker{Provisioner: deps.Provisioner, Box: deps.Box,
+		PublicURL: deps.PublicURL, Logger: logger}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(w, &AdmitWorker{Pool: deps.Pool, Ceiling: deps.Provisioner.Ceiling}); err != nil {
+		return nil, err
+	}
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(admitInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return AdmitSpacesArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}, nil
 }

@@ -57,16 +57,15 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeApplicationsAr
 	return nil
 }
 
-func init() {
-	registrations = append(registrations, func(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
-		if deps.Pool == nil || deps.Retention <= 0 {
-			return nil, nil
-		}
-		if err := river.AddWorkerSafely(w, &PurgeWorker{Pool: deps.Pool, Retention: deps.Retention, Logger: deps.Logger}); err != nil {
-			return nil, err
-		}
-		return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(PurgeInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return PurgeApplicationsArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true})}, nil
-	})
+// registerPurge adds the purge worker and its hourly run (when a retention is set).
+func registerPurge(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
+	if deps.Pool == nil || deps.Retention <= 0 {
+		return nil, nil
+	}
+	if err := river.AddWorkerSafely(w, &PurgeWorker{Pool: deps.Pool, Retention: deps.Retention, Logger: deps.Logger}); err != nil {
+		return nil, err
+	}
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(PurgeInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return PurgeApplicationsArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}, nil
 }

@@ -114,17 +114,16 @@ func KickReconcile(ctx context.Context, tx pgx.Tx, client *Client) error {
 	return nil
 }
 
-func init() {
-	registrations = append(registrations, func(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
-		if deps.Provisioner == nil || deps.Pool == nil {
-			return nil, nil
-		}
-		logger := deps.logger()
-		if err := river.AddWorkerSafely(w, &ReconcileWorker{Pool: deps.Pool, Provisioner: deps.Provisioner, Logger: logger}); err != nil {
-			return nil, err
-		}
-		return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(ReconcileInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return ReconcileSpacesArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true})}, nil
-	})
+// registerReconcile adds the reconcile worker and its periodic pass.
+func registerReconcile(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
+	if deps.Provisioner == nil || deps.Pool == nil {
+		return nil, nil
+	}
+	logger := deps.logger()
+	if err := river.AddWorkerSafely(w, &ReconcileWorker{Pool: deps.Pool, Provisioner: deps.Provisioner, Logger: logger}); err != nil {
+		return nil, err
+	}
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(ReconcileInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return ReconcileSpacesArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}, nil
 }

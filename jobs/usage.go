@@ -117,18 +117,17 @@ func localPercent(p float64, fr bool) string {
 	return n + "%"
 }
 
-func init() {
-	registrations = append(registrations, func(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
-		if deps.Provisioner == nil || deps.Pool == nil {
-			return nil, nil
-		}
-		logger := deps.logger()
-		if err := river.AddWorkerSafely(w, &CollectUsageWorker{Pool: deps.Pool, Provisioner: deps.Provisioner,
-			PublicURL: deps.PublicURL, Logger: logger}); err != nil {
-			return nil, err
-		}
-		return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(UsageTick),
-			func() (river.JobArgs, *river.InsertOpts) { return CollectUsageArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true})}, nil
-	})
+// registerUsage adds the usage worker and its periodic pass.
+func registerUsage(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
+	if deps.Provisioner == nil || deps.Pool == nil {
+		return nil, nil
+	}
+	logger := deps.logger()
+	if err := river.AddWorkerSafely(w, &CollectUsageWorker{Pool: deps.Pool, Provisioner: deps.Provisioner,
+		PublicURL: deps.PublicURL, Logger: logger}); err != nil {
+		return nil, err
+	}
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(UsageTick),
+		func() (river.JobArgs, *river.InsertOpts) { return CollectUsageArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}, nil
 }
