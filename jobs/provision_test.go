@@ -45,14 +45,22 @@ func TestProvisionApproveToActive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.nomad.GetVariable(wctx, nomad.VariablePath(provisioner.JobID(active.Slug)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"https://" + active.Slug + "." + testDomain, provisioner.OwnerLogin(active), v.Items["owner_password"]} {
+	for _, want := range []string{"https://" + active.Slug + "." + testDomain, provisioner.OwnerLogin(active)} {
 		if !strings.Contains(mail.Text, want) {
 			t.Errorf("mail lacks %q:\n%s", want, mail.Text)
 		}
+	}
+	// The one-time password is in the mail, opens the first account, and is kept nowhere else.
+	password := ownerPassword(t, e, active)
+	if _, err := accessSpace(t, e, active).owner.UserDetails(wctx, provisioner.OwnerLogin(active)); err != nil {
+		t.Errorf("the mailed password does not open the first account: %v", err)
+	}
+	var args string
+	if err := e.pool.QueryRow(wctx, `SELECT string_agg(args::text, ' ') FROM river_job`).Scan(&args); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(args, password) {
+		t.Error("the one-time password is in the job table in clear")
 	}
 	if !strings.Contains(mail.Subject, "prêt") {
 		t.Errorf("subject %q is not the French space_ready mail", mail.Subject)

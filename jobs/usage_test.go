@@ -94,7 +94,7 @@ func accessSpace(t *testing.T, e *env, s tenants.Space) spaceAccess {
 		t.Fatal(err)
 	}
 	a := spaceAccess{addr: fmt.Sprintf("%s:%d", regs[0].Address, regs[0].Port), allocID: regs[0].AllocID, secrets: v.Items,
-		ownerID: provisioner.OwnerLogin(s), host: e.prov.Domain(s.Slug), password: v.Items["owner_password"]}
+		ownerID: provisioner.OwnerLogin(s), host: e.prov.Domain(s.Slug), password: ownerPassword(t, e, s)}
 	if a.admin, err = e.prov.Nextcloud(s, a.addr, v.Items); err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +102,31 @@ func accessSpace(t *testing.T, e *env, s tenants.Space) spaceAccess {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// ownerPassword is the first account's one-time password, read from the space_ready mail: the
+// service keeps it nowhere once the space is active.
+func ownerPassword(t testing.TB, e *env, s tenants.Space) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		for _, m := range e.smtp.Messages() {
+			if !strings.EqualFold(m.To[0], s.ContactEmail) {
+				continue
+			}
+			for _, line := range strings.Split(m.Text, "\n") {
+				for _, label := range []string{"mot de passe : ", "password: "} {
+					if _, pw, ok := strings.Cut(line, label); ok {
+						return strings.TrimSpace(pw)
+					}
+				}
+			}
+		}
+		if _, err := e.smtp.WaitCount(ctx, len(e.smtp.Messages())+1); err != nil {
+			t.Fatalf("no space_ready mail with a password for %s: %v", s.ContactEmail, err)
+		}
+	}
 }
 
 // dav sends a WebDAV request as the association's first account.

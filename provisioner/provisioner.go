@@ -353,7 +353,7 @@ func (p *Provisioner) Provision(ctx context.Context, spaceID int64, ready ReadyF
 	}
 	// Conditions are gathered and written in few transactions: at registration, at the end, on failure.
 	var seen []tenants.Condition
-	secrets, err := p.ensureSecrets(ctx, jobID)
+	secrets, err := p.ensureProvisioningSecrets(ctx, jobID)
 	if err != nil {
 		return 0, p.stepFailed(ctx, s, seen, CondSecretsStored, "secrets", err)
 	}
@@ -414,6 +414,10 @@ func (p *Provisioner) Provision(ctx context.Context, spaceID int64, ready ReadyF
 		return 0, fmt.Errorf("activate space %s: %w", s.Slug, err)
 	}
 	mark("active")
+	if err := p.forgetOwnerPassword(ctx, jobID); err != nil {
+		// Not worth failing an active space for: the next repair of its secrets leaves it out too.
+		log.WarnContext(ctx, "one-time password left in the Nomad Variable", "err", err)
+	}
 	log.InfoContext(ctx, "space active", append([]any{"addr", addr}, timings...)...)
 	return Activated, nil
 }

@@ -148,14 +148,14 @@ func TestSecretsCheckAndSet(t *testing.T) {
 	}
 	// A variable missing a key (an older version) gets it added, the others kept.
 	f.vars[nomad.VariablePath("space-b")] = nomad.Variable{Path: nomad.VariablePath("space-b"), Items: map[string]string{keyDBPassword: "old"}, ModifyIndex: 99}
-	got, err = p.ensureSecrets(ctx, "space-b")
+	got, err = p.ensureProvisioningSecrets(ctx, "space-b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got[keyDBPassword] != "old" || len(got[keyOwnerPassword]) < 20 {
 		t.Errorf("secrets = %v", got)
 	}
-	again, _ := p.ensureSecrets(ctx, "space-b")
+	again, _ := p.ensureProvisioningSecrets(ctx, "space-b")
 	if again[keyOwnerPassword] != got[keyOwnerPassword] {
 		t.Error("a second pass changed a secret")
 	}
@@ -230,5 +230,29 @@ func TestRenderedUserLimitLeavesTheAssociationItsLimit(t *testing.T) {
 		if !strings.Contains(hcl, want) {
 			t.Errorf("%s jobspec lacks %s", name, want)
 		}
+	}
+}
+
+// TestOwnerPasswordForgottenOnceActive: the one-time password leaves the Variable, the runtime
+// secrets stay, and a later repair of the secrets does not bring it back.
+func TestOwnerPasswordForgottenOnceActive(t *testing.T) {
+	p, f := newTestProvisioner(t)
+	ctx := context.Background()
+	before, err := p.ensureProvisioningSecrets(ctx, "space-c")
+	if err != nil || before[keyOwnerPassword] == "" {
+		t.Fatalf("provisioning secrets = %v, %v", before, err)
+	}
+	for range 2 { // the second finds nothing to do
+		if err := p.forgetOwnerPassword(ctx, "space-c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := f.vars[nomad.VariablePath("space-c")].Items
+	if _, kept := after[keyOwnerPassword]; kept || after[keyDBPassword] != before[keyDBPassword] {
+		t.Errorf("variable after = %v", after)
+	}
+	again, err := p.ensureSecrets(ctx, "space-c")
+	if _, back := again[keyOwnerPassword]; err != nil || back {
+		t.Errorf("a repair brought the one-time password back: %v, %v", again, err)
 	}
 }

@@ -22,7 +22,11 @@ const (
 	keyOwnerPassword = "owner_password"
 )
 
-var secretKeys = []string{keyDBPassword, keyAdminPassword, keyRedisPassword, keyServerInfoToken, keyOwnerPassword}
+// secretKeys are the secrets a space's job runs with, for its whole life.
+var secretKeys = []string{keyDBPassword, keyAdminPassword, keyRedisPassword, keyServerInfoToken}
+
+// provisioningKeys add the first account's one-time password, kept only until the space is active.
+var provisioningKeys = append(append([]string{}, secretKeys...), keyOwnerPassword)
 
 // newSecret is 160 random bits in lowercase base32: no character needs quoting in SQL, an env
 // file or a URL.
@@ -39,13 +43,24 @@ func newSecret() string {
 // passes agree on one set) before any role, job or account uses a secret, and everything else is
 // made to match it. A key missing from an older variable is added the same way.
 func (p *Provisioner) ensureSecrets(ctx context.Context, jobID string) (map[string]string, error) {
+	return p.ensureKeys(ctx, jobID, secretKeys)
+}
+
+// ensureProvisioningSecrets is ensureSecrets with the first account's one-time password too, for
+// the passes that may still create that account.
+func (p *Provisioner) ensureProvisioningSecrets(ctx context.Context, jobID string) (map[string]string, error) {
+	return p.ensureKeys(ctx, jobID, provisioningKeys)
+}
+
+// ensureKeys returns the space's Variable items, made or completed with fresh values for keys.
+func (p *Provisioner) ensureKeys(ctx context.Context, jobID string, keys []string) (map[string]string, error) {
 	path := nomad.VariablePath(jobID)
 	for attempt := 0; attempt < 5; attempt++ {
 		v, err := p.nomad.GetVariable(ctx, path)
 		switch {
 		case errors.Is(err, nomad.ErrNotFound):
 			items := map[string]string{}
-			for _, k := range secretKeys {
+			for _, k := range keys {
 				items[k] = newSecret()
 			}
 			v, err = p.nomad.CreateVariable(ctx, path, items)
@@ -60,7 +75,7 @@ func (p *Provisioner) ensureSecrets(ctx context.Context, jobID string) (map[stri
 			return nil, err
 		}
 		missing := false
-		for _, k := range secretKeys {
+		for _, k := range keys {
 			if v.Items[k] == "" {
 				v.Items[k], missing = newSecret(), true
 			}
@@ -78,4 +93,30 @@ func (p *Provisioner) ensureSecrets(ctx context.Context, jobID string) (map[stri
 		return v.Items, nil
 	}
 	return nil, fmt.Errorf("write nomad variable %s: too many concurrent writers", path)
+}
+
+// forgetOwnerPassword removes the first account's one-time password from the space's Variable
+// once the space is active: the welcome mail carries it (sealed in its job), and nothing reads it
+// again. A missing key is fine; a concurrent writer is retried (check-and-set).
+func (p *Provisioner) forgetOwnerPassword(ctx context.Context, jobID string) error {
+	path := nomad.VariablePath(jobID)
+	for attempt := 0; attempt < 5; attempt++ {
+		v, err := p.nomad.GetVariable(ctx, path)
+		if errors.Is(err, nomad.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, ok := v.Items[keyOwnerPassword]; !ok {
+			return nil
+		}
+		delete(v.Items, keyOwnerPassword)
+		_, err = p.nomad.UpdateVariable(ctx, v)
+		if errors.Is(err, nomad.ErrConflict) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("update nomad variable %s: too many concurrent writers", path)
 }
