@@ -8,11 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/provisioner"
 	"github.com/assospaces/spaces/provisioner/nomad"
+	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/templates"
 	"github.com/assospaces/spaces/tenants"
+	"github.com/assospaces/spaces/tenants/pgtest"
 )
 
 func TestProvisionApproveToActive(t *testing.T) {
@@ -249,5 +253,49 @@ func TestProvisionCapacityQueuesInApprovalOrder(t *testing.T) {
 	}
 	if got := waitState(t, e.pool, second.ID, tenants.SpaceActive, tenants.SpaceFailed); got.State != tenants.SpaceActive {
 		t.Fatalf("second space %s (%s)", got.State, got.FailureReason)
+	}
+}
+
+// TestProvisionContactAddressNextcloudRefusesAsLogin: a contact address with a character
+// Nextcloud refuses in a login still gets its space; the mail names the login it was given.
+func TestProvisionContactAddressNextcloudRefusesAsLogin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	slug := randomSlug("plus")
+	var s tenants.Space
+	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		var err error
+		s, err = tenants.CreateSpace(ctx, tx, tenants.NewSpace{Slug: slug, AssociationName: "Asso " + slug,
+			ContactEmail: "asso+cloud@" + slug + ".example", Locale: "en", Limits: quota.Limits{StorageBytes: quota.GB, Accounts: 5}},
+			tenants.ModeratorActor(1))
+		if err != nil {
+			return err
+		}
+		_, err = e.client.InsertTx(ctx, tx, jobs.ProvisionSpaceArgs{SpaceID: s.ID}, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanupSpace(t, pgtest.ServerURL(t), slug)
+	t.Cleanup(func() { e.client.Stop(context.Background()) }) //nolint:errcheck // before cleanupSpace, as approveSpace does
+	s = waitState(t, e.pool, s.ID, tenants.SpaceActive, tenants.SpaceFailed)
+	if s.State != tenants.SpaceActive {
+		t.Fatalf("space %s: %s (%s)", s.Slug, s.State, s.FailureReason)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	mail, err := e.smtp.Wait(wctx, s.ContactEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := "asso_cloud@" + slug + ".example"
+	if !strings.Contains(mail.Text, "login: "+login) {
+		t.Errorf("mail does not name the login %s:\n%s", login, mail.Text)
+	}
+	owner, err := accessSpace(t, e, s).admin.UserDetails(wctx, login)
+	if err != nil || owner.Email != s.ContactEmail {
+		t.Errorf("first account %s: %+v, %v; want its email to be the contact address", login, owner, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/assospaces/spaces/provisioner/nextcloud"
 	"github.com/assospaces/spaces/quota"
@@ -65,7 +66,7 @@ func (p *Provisioner) bootstrap(ctx context.Context, s tenants.Space, addr strin
 		}
 	}
 	_, err = nc.CreateUser(ctx, nextcloud.CreateUser{
-		UserID: login, Password: secrets[keyOwnerPassword], DisplayName: s.AssociationName, Email: login,
+		UserID: login, Password: secrets[keyOwnerPassword], DisplayName: s.AssociationName, Email: strings.TrimSpace(s.ContactEmail),
 		Groups: []string{AssociationGroup}, Quota: ownerQuota, Language: s.Locale,
 	})
 	switch {

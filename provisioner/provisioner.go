@@ -232,8 +232,24 @@ func DatabaseName(slug string) string { return "space_" + strings.ReplaceAll(slu
 // Domain is a space's public name.
 func (p *Provisioner) Domain(slug string) string { return slug + "." + p.cfg.BaseDomain }
 
-// OwnerLogin is the login of the association's first account: its contact address.
-func OwnerLogin(s tenants.Space) string { return strings.ToLower(strings.TrimSpace(s.ContactEmail)) }
+// OwnerLogin is the login of the association's first account: its contact address, lowercased,
+// made into a login Nextcloud accepts. Nextcloud refuses user ids outside [a-zA-Z0-9 _.@-'] or
+// longer than 64 characters (lib/private/User/Manager.php, validateUserId), and a valid address
+// may hold others ("asso+cloud@example.org"): each of those becomes "_" and the login is cut at 64
+// characters. The welcome mail names the login; the account's email stays the contact address.
+func OwnerLogin(s tenants.Space) string {
+	login := []byte(strings.ToLower(strings.TrimSpace(s.ContactEmail)))
+	for i, c := range login {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte(" _.@-'", c) >= 0
+		if !ok {
+			login[i] = '_' // a byte of a multi-byte character too: the login stays ASCII
+		}
+	}
+	if len(login) > 64 {
+		login = login[:64]
+	}
+	return strings.Trim(string(login), " .")
+}
 
 // Outcome is how a pass ended when it returned no error.
 type Outcome int

@@ -256,3 +256,23 @@ func TestOwnerPasswordForgottenOnceActive(t *testing.T) {
 		t.Errorf("a repair brought the one-time password back: %v, %v", again, err)
 	}
 }
+
+func TestOwnerLoginIsOneNextcloudAccepts(t *testing.T) {
+	for _, tt := range []struct{ email, want string }{
+		{"Contact@Asso.example", "contact@asso.example"},
+		{"asso+cloud@gmail.com", "asso_cloud@gmail.com"},
+		{"o'brien@example.org", "o'brien@example.org"},
+		{"élise@exemple.fr", "__lise@exemple.fr"},
+		{strings.Repeat("a", 70) + "@example.org", strings.Repeat("a", 64)},
+	} {
+		got := OwnerLogin(tenants.Space{ContactEmail: tt.email})
+		if got != tt.want {
+			t.Errorf("OwnerLogin(%q) = %q, want %q", tt.email, got, tt.want)
+		}
+		for _, c := range got {
+			if !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.@-'", c) || len(got) > 64 {
+				t.Errorf("OwnerLogin(%q) = %q, which Nextcloud refuses", tt.email, got)
+			}
+		}
+	}
+}
