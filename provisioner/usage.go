@@ -97,11 +97,13 @@ func (p *Provisioner) CollectUsage(ctx context.Context, limit int, onLevel Level
 			if err == nil {
 				err = p.recordUsage(ctx, s, res, onLevel)
 			}
+			if err != nil {
+				p.usageFailed(ctx, s, prev, err)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				rep.Failed++
-				p.usageFailed(ctx, s, prev, err)
 				return
 			}
 			rep.Collected++
