@@ -201,3 +201,26 @@ func sleepJob(id string) *nomadapi.Job {
 }
 
 func intp(n int) *int { return &n }
+
+// TestProvisionRefusesAJobIDOfAnotherSpace: a Nomad job with the space's job id but another
+// space's meta is never taken over: the space fails with a reason naming the step, the job stays.
+func TestProvisionRefusesAJobIDOfAnotherSpace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	slug := randomSlug("taken")
+	other := sleepJob(provisioner.JobID(slug))
+	other.Meta = map[string]string{provisioner.MetaSpaceID: "987654321"}
+	if _, err := e.nomad.RegisterJob(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	s := e.approve(slug)
+	s = waitState(t, e.pool, s.ID, tenants.SpaceActive, tenants.SpaceFailed)
+	if s.State != tenants.SpaceFailed || !strings.Contains(s.FailureReason, "nomad job: the Nomad job id is taken") {
+		t.Fatalf("space %s: %s (%q), want failed: the job id is taken", s.Slug, s.State, s.FailureReason)
+	}
+	job, err := e.nomad.Job(ctx, provisioner.JobID(slug))
+	if err != nil || job.Meta[provisioner.MetaSpaceID] != "987654321" {
+		t.Errorf("the other space's job was changed: %v, %v", job, err)
+	}
+}

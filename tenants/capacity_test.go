@@ -3,6 +3,7 @@ package tenants_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/assospaces/spaces/quota"
@@ -58,5 +59,59 @@ func TestCapacityAdmitsInApprovalOrder(t *testing.T) {
 	}
 	if pos, _ := tenants.QueuePosition(ctx, pool, ids[0]); pos != 0 {
 		t.Errorf("a provisioning space has queue position %d", pos)
+	}
+}
+
+// TestConcurrentAdmissionsFillTheCeilingExactly: eight workers admitting eight spaces at once,
+// over and over, under a ceiling of three: exactly the first three in approval order start, no
+// more, whatever the interleaving.
+func TestConcurrentAdmissionsFillTheCeilingExactly(t *testing.T) {
+	pool, _ := pgtest.New(t)
+	ctx := context.Background()
+	const n, ceiling = 8, 3
+	var ids []int64
+	for i := range n {
+		s, err := tenants.CreateSpace(ctx, pool, tenants.NewSpace{Slug: fmt.Sprintf("race%d", i), AssociationName: "A",
+			ContactEmail: "a@example.org", Limits: quota.DefaultLimits}, tenants.ModeratorActor(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 { // until admitted, or the ceiling is what holds it back
+				_, adm, err := tenants.AdmitSpace(ctx, pool, id, ceiling, tenants.ActorReconciler)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if adm.Admitted || adm.WaitingForRoom {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	spaces, err := tenants.ListSpaces(ctx, pool, tenants.SpaceFilter{States: []tenants.SpaceState{tenants.SpaceProvisioning}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spaces) != ceiling {
+		t.Fatalf("%d spaces provisioning under a ceiling of %d", len(spaces), ceiling)
+	}
+	for i, s := range spaces {
+		if s.ID != ids[i] {
+			t.Errorf("provisioning %v, want the first %d in approval order", spaces, ceiling)
+			break
+		}
 	}
 }
