@@ -127,6 +127,12 @@ func TestModerationFlow(t *testing.T) {
 	}
 	resp, body = e.post(applicant, status+"/reply", url.Values{"reply": {""}})
 	mustStatus(t, resp, body, http.StatusUnprocessableEntity)
+	// An invisible character that reverses the reading direction is refused, what was typed kept.
+	resp, body = e.post(applicant, status+"/reply", url.Values{"reply": {"Les voici \u202egnp.stuts"}})
+	mustStatus(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Les voici") {
+		t.Errorf("the refused reply was not kept in the form")
+	}
 	resp, body = e.post(applicant, status+"/reply", url.Values{"reply": {"Les voici : https://jardin.example/statuts.pdf"}})
 	mustStatus(t, resp, body, http.StatusSeeOther)
 

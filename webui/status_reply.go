@@ -15,14 +15,16 @@ func (h *handler) statusReply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := strings.TrimSpace(strings.ReplaceAll(r.PostForm.Get("reply"), "\r\n", "\n"))
+	// The same text rules as the form's: NFC, no control or invisible characters.
+	normalized, textErr := tenants.NormalizeText(body, true)
 	var problem string
 	switch {
 	case body == "":
 		problem = "err.reply_required"
-	case len([]rune(body)) > tenants.MaxMessageLength:
-		problem = "err.too_long"
-	case !cleanText(body, true):
+	case textErr != nil:
 		problem = "err.text"
+	case len([]rune(normalized)) > tenants.MaxMessageLength:
+		problem = "err.too_long"
 	}
 	if problem != "" {
 		h.renderStatus(w, r, http.StatusUnprocessableEntity, a, token, func(p *statusPage) {
@@ -31,7 +33,7 @@ func (h *handler) statusReply(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	_, err := tenants.ReplyToApplication(r.Context(), h.Pool, a.ID, body, nil)
+	_, err := tenants.ReplyToApplication(r.Context(), h.Pool, a.ID, normalized, nil)
 	switch {
 	case err == nil:
 		seeOther(w, r, "/status/"+token+"?done=reply")
