@@ -30,6 +30,8 @@ CREATE TABLE space_usage_history (
     active_users integer NOT NULL,
     PRIMARY KEY (space_id, daily, at)
 );
+-- Compaction (every usage pass) finds the old points by age, whatever the space.
+CREATE INDEX space_usage_history_age_idx ON space_usage_history (daily, at);
 
 -- Repairs of a space's Nomad job that failed: the next is not tried before retry_at.
 CREATE TABLE reconcile_backoff (
