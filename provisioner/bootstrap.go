@@ -57,11 +57,9 @@ func (p *Provisioner) bootstrap(ctx context.Context, s tenants.Space, addr strin
 	plan := quota.PlanStorage(quota.PlanInput{Limits: s.Limits, Accounts: []quota.Account{
 		{ID: p.cfg.AdminUser, Service: true}, {ID: login}}})
 	ownerQuota := quota.NextcloudQuotaString(plan.Quotas[login])
-	for _, kv := range [][2]string{
-		{"max_quota", quota.NextcloudQuotaString(plan.MaxQuota)},
-		{"default_quota", quota.NextcloudQuotaString(plan.DefaultQuota)},
-	} {
-		if err := nc.SetAppValue(ctx, "files", kv[0], kv[1]); err != nil {
+	maxQuota, defQuota := filesQuotas(plan)
+	for _, q := range []filesQuota{maxQuota, defQuota} {
+		if err := setFilesQuota(ctx, nc, q); err != nil {
 			return err
 		}
 	}

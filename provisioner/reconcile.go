@@ -141,9 +141,7 @@ func (p *Provisioner) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	// A steady pass writes nothing: only the spaces whose conditions or observed generation
 	// change go on to the (locking) write.
 	for _, s := range spaces {
-		o, ok := obs[s.ID]
-		if ok && o.Generation <= s.ObservedGeneration &&
-			tenants.SameConditions(tenants.MergeConditions(s.Conditions, o.Conditions, now), s.Conditions) {
+		if o, ok := obs[s.ID]; ok && !o.Changes(s, now) {
 			delete(obs, s.ID)
 		}
 	}

@@ -222,14 +222,28 @@ func (p *Provisioner) collectOne(ctx context.Context, s tenants.Space, prev tena
 	return res, nil
 }
 
-// applyPlan writes the files app's maximum quota first (Nextcloud refuses any quota above it, so
-// after a resize up the raised quotas would be refused), then every account quota that differs
+// filesQuota is one of the files app's settings a storage plan makes.
+type filesQuota struct{ key, value string }
+
+// filesQuotas are the files app's settings of plan, the maximum first: Nextcloud refuses any
+// quota above it, so after a resize up the raised quotas would be refused were it set last.
+func filesQuotas(plan quota.Plan) (maxQuota, defaultQuota filesQuota) {
+	return filesQuota{"max_quota", quota.NextcloudQuotaString(plan.MaxQuota)},
+		filesQuota{"default_quota", quota.NextcloudQuotaString(plan.DefaultQuota)}
+}
+
+func setFilesQuota(ctx context.Context, nc *nextcloud.Client, q filesQuota) error {
+	return nc.SetAppValue(ctx, "files", q.key, q.value)
+}
+
+// applyPlan writes the files app's maximum quota first, then every account quota that differs
 // from the plan (lowered ones first, so the space's total never rises meanwhile), then the
 // default quota of accounts created before the next pass.
 func (p *Provisioner) applyPlan(ctx context.Context, nc *nextcloud.Client, plan quota.Plan, accounts []quota.Account, previous *quota.Plan) (int, error) {
 	writes := 0
+	maxQuota, defQuota := filesQuotas(plan)
 	if previous == nil || previous.MaxQuota != plan.MaxQuota {
-		if err := nc.SetAppValue(ctx, "files", "max_quota", quota.NextcloudQuotaString(plan.MaxQuota)); err != nil {
+		if err := setFilesQuota(ctx, nc, maxQuota); err != nil {
 			return writes, err
 		}
 		writes++
@@ -241,7 +255,7 @@ func (p *Provisioner) applyPlan(ctx context.Context, nc *nextcloud.Client, plan 
 		writes++
 	}
 	if previous == nil || previous.DefaultQuota != plan.DefaultQuota {
-		if err := nc.SetAppValue(ctx, "files", "default_quota", quota.NextcloudQuotaString(plan.DefaultQuota)); err != nil {
+		if err := setFilesQuota(ctx, nc, defQuota); err != nil {
 			return writes, err
 		}
 		writes++
@@ -253,22 +267,20 @@ func (p *Provisioner) applyPlan(ctx context.Context, nc *nextcloud.Client, plan 
 // changed behind the service's back (by an administrator of the instance).
 func (p *Provisioner) restoreFilesQuotas(ctx context.Context, s tenants.Space, nc *nextcloud.Client, plan quota.Plan) (int, error) {
 	writes := 0
-	for _, kv := range [][2]string{
-		{"max_quota", quota.NextcloudQuotaString(plan.MaxQuota)},
-		{"default_quota", quota.NextcloudQuotaString(plan.DefaultQuota)},
-	} {
-		got, err := nc.AppValue(ctx, "files", kv[0])
+	maxQuota, defQuota := filesQuotas(plan)
+	for _, q := range []filesQuota{maxQuota, defQuota} {
+		got, err := nc.AppValue(ctx, "files", q.key)
 		if err != nil {
 			return writes, err
 		}
-		if got == kv[1] {
+		if got == q.value {
 			continue
 		}
-		if err := nc.SetAppValue(ctx, "files", kv[0], kv[1]); err != nil {
+		if err := setFilesQuota(ctx, nc, q); err != nil {
 			return writes, err
 		}
 		writes++
-		p.logger.InfoContext(ctx, "files quota put back", "space", s.Slug, "key", kv[0], "found", got, "want", kv[1])
+		p.logger.InfoContext(ctx, "files quota put back", "space", s.Slug, "key", q.key, "found", got, "want", q.value)
 	}
 	return writes, nil
 }
@@ -312,7 +324,7 @@ func (p *Provisioner) recordUsage(ctx context.Context, s tenants.Space, res *usa
 			return err
 		}
 		// A steady space's conditions do not change: they are not written again.
-		if !tenants.SameConditions(tenants.MergeConditions(s.Conditions, res.conds, now), s.Conditions) {
+		if (tenants.Observation{Conditions: res.conds}).Changes(s, now) {
 			if err := tenants.RecordObservation(ctx, tx, s.ID, 0, res.conds, now); err != nil {
 				return err
 			}

@@ -179,12 +179,11 @@ func RecordObservations(ctx context.Context, db DB, obs map[int64]Observation, n
 		batch := &pgx.Batch{}
 		for _, c := range current {
 			o := obs[c.id]
-			merged := MergeConditions(c.conds, o.Conditions, now)
-			gen := max(c.gen, o.Generation)
-			if gen == c.gen && SameConditions(merged, c.conds) {
+			if !o.Changes(Space{Conditions: c.conds, ObservedGeneration: c.gen}, now) {
 				continue
 			}
-			batch.Queue(`UPDATE spaces SET conditions = $2, observed_generation = $3 WHERE id = $1`, c.id, merged, gen)
+			batch.Queue(`UPDATE spaces SET conditions = $2, observed_generation = $3 WHERE id = $1`,
+				c.id, MergeConditions(c.conds, o.Conditions, now), max(c.gen, o.Generation))
 		}
 		if batch.Len() == 0 {
 			return nil
@@ -198,6 +197,13 @@ func RecordObservations(ctx context.Context, db DB, obs map[int64]Observation, n
 type Observation struct {
 	Generation int64
 	Conditions []Condition
+}
+
+// Changes tells whether recording o would change space s as it was read: its conditions (merged
+// as RecordObservation merges them) or its observed generation. Callers that read the space
+// already ask it first, so that a steady space costs no locking write.
+func (o Observation) Changes(s Space, now time.Time) bool {
+	return o.Generation > s.ObservedGeneration || !SameConditions(MergeConditions(s.Conditions, o.Conditions, now), s.Conditions)
 }
 
 // SameConditions tells whether two lists hold the same conditions (Since included), in order.
