@@ -25,7 +25,7 @@ var apiSettings = []string{"SPACES_ADDR", "SPACES_TOKEN", "SPACES_LOG_LEVEL", "S
 
 func newSpaceCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "space", Short: "Inspect and retry spaces through the server's JSON API (SPACES_ADDR, SPACES_TOKEN)"}
-	var asJSON bool
+	var listOut, showOut, retryOut *output
 	var states []string
 
 	list := &cobra.Command{
@@ -58,7 +58,7 @@ func newSpaceCommand() *cobra.Command {
 				after = page.NextAfter
 			}
 			out := cmd.OutOrStdout()
-			if asJSON {
+			if listOut.JSON() {
 				return writeJSON(out, map[string]any{"spaces": all})
 			}
 			if len(all) == 0 {
@@ -86,7 +86,7 @@ func newSpaceCommand() *cobra.Command {
 			if err := api.do(cmd.Context(), http.MethodGet, "/api/v1/spaces/"+url.PathEscape(args[0]), &v); err != nil {
 				return err
 			}
-			if asJSON {
+			if showOut.JSON() {
 				return writeJSON(cmd.OutOrStdout(), v)
 			}
 			return printSpace(cmd.OutOrStdout(), v)
@@ -102,7 +102,7 @@ func newSpaceCommand() *cobra.Command {
 			if err := api.do(cmd.Context(), http.MethodPost, "/api/v1/spaces/"+url.PathEscape(args[0])+"/retry", &v); err != nil {
 				return err
 			}
-			if asJSON {
+			if retryOut.JSON() {
 				return writeJSON(cmd.OutOrStdout(), v)
 			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "space %s is %s again (generation %d); follow it with: spaces space show %s\n",
@@ -111,8 +111,8 @@ func newSpaceCommand() *cobra.Command {
 		}),
 	}
 
+	listOut, showOut, retryOut = addOutputFlag(list), addOutputFlag(show), addOutputFlag(retry)
 	for _, c := range []*cobra.Command{list, show, retry} {
-		c.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON instead of text")
 		bindConfig(c, apiSettings...)
 		cmd.AddCommand(c)
 	}

@@ -146,7 +146,7 @@ func TestSpaceCommandsThroughTheAPI(t *testing.T) {
 	if !strings.Contains(out, "USED") {
 		t.Errorf("list: no USED column:\n%s", out)
 	}
-	out = run("space", "list", "--state", "failed", "--json")
+	out = run("space", "list", "--state", "failed", "--output", "json")
 	var list struct{ Spaces []tenants.Space }
 	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Spaces) != 1 || list.Spaces[0].Slug != "beta" {
 		t.Errorf("list --json --state failed: %v\n%s", err, out)
@@ -178,7 +178,7 @@ func TestSpaceCommandsThroughTheAPI(t *testing.T) {
 		!strings.Contains(out, ": no healthy allocation to ask\n") || !strings.Contains(out, "50 of 50 accounts enabled (limit reached)") {
 		t.Errorf("show of a stale space:\n%s", out)
 	}
-	out = run("space", "show", "gamma", "--json")
+	out = run("space", "show", "gamma", "--output", "json")
 	var shown struct {
 		Usage   map[string]any   `json:"usage"`
 		History []map[string]any `json:"history"`
@@ -187,7 +187,7 @@ func TestSpaceCommandsThroughTheAPI(t *testing.T) {
 		shown.Usage["used_bytes"] != float64(34*quota.GB) || len(shown.History) != 30 {
 		t.Errorf("show --json: %v\n%s", err, out)
 	}
-	out = run("space", "list", "--json")
+	out = run("space", "list", "--output", "json")
 	var listed struct {
 		Spaces []map[string]any `json:"spaces"`
 	}
