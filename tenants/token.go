@@ -20,7 +20,23 @@ type APIToken struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	// Scope is what the token may do: ScopeRead or ScopeOperator.
+	Scope TokenScope `json:"scope"`
 }
+
+// TokenScope is what an API token may do.
+type TokenScope string
+
+// The scopes of API tokens.
+const (
+	// ScopeRead may read spaces, applications, the dashboard and the audit log.
+	ScopeRead TokenScope = "read"
+	// ScopeOperator may also change them.
+	ScopeOperator TokenScope = "operator"
+)
+
+// CanOperate tells whether the token may change things.
+func (t APIToken) CanOperate() bool { return t.Scope == ScopeOperator }
 
 // ErrBadToken is returned for a token that is unknown, malformed or revoked.
 var ErrBadToken = errors.New("invalid or revoked API token")
@@ -72,6 +88,7 @@ func AuthenticateAPIToken(ctx context.Context, db DB, secret string) (APIToken, 
 	err := db.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now()
 		WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, name, created_at, last_used_at`,
 		HashSecret(secret)).Scan(&t.ID, &t.Name, &t.CreatedAt, &t.LastUsedAt)
+	t.Scope = ScopeOperator
 	if errors.Is(err, pgx.ErrNoRows) {
 		return APIToken{}, ErrBadToken
 	}

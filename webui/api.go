@@ -82,3 +82,15 @@ func (h *handler) requireToken(next http.HandlerFunc) http.HandlerFunc {
 func (h *handler) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	h.apiFail(w, r, http.StatusNotFound, "not_found", "", "no such API endpoint: "+r.Method+" "+r.URL.Path)
 }
+
+// requireOperatorToken lets through requests whose token may change things (scope operator); a
+// read-only token gets 403.
+func (h *handler) requireOperatorToken(next http.HandlerFunc) http.HandlerFunc {
+	return h.requireToken(func(w http.ResponseWriter, r *http.Request) {
+		if !apiToken(r.Context()).CanOperate() {
+			h.apiFail(w, r, http.StatusForbidden, "forbidden_scope", "", "this token is read-only; this needs a token with scope operator (spaces token create NAME --scope operator)")
+			return
+		}
+		next(w, r)
+	})
+}

@@ -36,7 +36,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	// The operators' JSON API (token auth; JSON errors, also for unknown paths).
 	mux.HandleFunc("GET /api/v1/spaces", h.requireToken(h.apiSpaceList))
 	mux.HandleFunc("GET /api/v1/spaces/{slug}", h.requireToken(h.apiSpaceShow))
-	mux.HandleFunc("POST /api/v1/spaces/{slug}/retry", h.requireToken(h.apiSpaceRetry))
+	mux.HandleFunc("POST /api/v1/spaces/{slug}/retry", h.requireOperatorToken(h.apiSpaceRetry))
 	mux.HandleFunc("GET /api/v1/dashboard", h.requireToken(h.apiDashboard))
 	mux.HandleFunc("/api/", h.apiNotFound)
 
