@@ -32,6 +32,7 @@ const (
 	QueueDefault   = river.QueueDefault
 	QueueProvision = "provision"
 	QueueMail      = "mail"
+	QueueExport    = "export"
 )
 
 // Deps are what the workers need. Fields left nil disable the workers that need them, which lets
@@ -53,6 +54,12 @@ type Deps struct {
 	Provisioner *provisioner.Provisioner
 	// PublicURL is the service's address, used in the mail a space is ready.
 	PublicURL string
+
+	// ExportDir is where the archives of space exports are written (SPACES_EXPORT_DIR); empty
+	// disables the export workers (they also need Pool and Provisioner).
+	ExportDir string
+	// ExportRetention is how long a finished archive is kept (DefaultExportRetention when 0).
+	ExportRetention time.Duration
 }
 
 // logger is the workers' logger: Logger, or slog's default.
@@ -70,7 +77,7 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 	if work {
 		workers := river.NewWorkers()
 		var periodic []*river.PeriodicJob
-		for _, register := range []registration{registerMail, registerPurge, registerProvisioning, registerReconcile, registerUsage} {
+		for _, register := range []registration{registerMail, registerPurge, registerProvisioning, registerReconcile, registerUsage, registerExport} {
 			p, err := register(workers, deps)
 			if err != nil {
 				return nil, err
@@ -94,6 +101,7 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 			QueueProvision: {MaxWorkers: 100},
 			QueueMail:      {MaxWorkers: 5},
 			QueueReconcile: {MaxWorkers: 2},
+			QueueExport:    {MaxWorkers: exportConcurrency},
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)

@@ -16,6 +16,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/assospaces/spaces/provisioner"
 	"github.com/assospaces/spaces/provisioner/nomad"
 	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
@@ -92,7 +93,8 @@ func rawRegisterRate(b *testing.B, n int) float64 {
 		s := tenants.Space{ID: int64(i + 1), Slug: slug, Generation: 1, ContactEmail: "x@" + slug + ".example",
 			Limits: quota.Limits{StorageBytes: quota.GB, Accounts: 5}}
 		// Not timed: what the jobs need to start (their database and secrets).
-		if err := e.prov.PrepareForBenchmark(ctx, s); err != nil {
+		volumePath, err := e.prov.PrepareForBenchmark(ctx, s)
+		if err != nil {
 			b.Fatal(err)
 		}
 		hcl, err := e.templates.Render("dev", e.prov.Params(s))
@@ -102,6 +104,7 @@ func rawRegisterRate(b *testing.B, n int) float64 {
 		if jobs[i], err = e.nomad.ParseJob(ctx, hcl); err != nil {
 			b.Fatal(err)
 		}
+		jobs[i].Meta[provisioner.MetaVolumePath] = volumePath
 	}
 	start := time.Now()
 	// Register all at once (as many connections as Nomad allows one client), then follow their

@@ -169,7 +169,7 @@ func TestProvisionSurvivesServerKill(t *testing.T) {
 	}
 
 	// The operators' CLI reads it through the running server's API.
-	_, token, err := tenants.CreateAPIToken(context.Background(), pool, "test", tenants.ActorSystem)
+	_, token, err := tenants.CreateAPIToken(context.Background(), pool, tenants.NewAPIToken{Name: "test", Scope: tenants.ScopeOperator}, tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)
 	}

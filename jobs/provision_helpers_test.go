@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -259,7 +260,8 @@ func cleanupSpace(t testing.TB, admin, slug string) {
 		if err == nil {
 			nc.DeregisterJob(ctx, provisioner.JobID(slug), true)                //nolint:errcheck
 			nc.DeleteVariable(ctx, nomad.VariablePath(provisioner.JobID(slug))) //nolint:errcheck
-			nc.API().Close()                                                    // its idle connections count against Nomad's per-address limit
+			deleteVolumes(ctx, nc, provisioner.VolumeName(slug))
+			nc.API().Close() // its idle connections count against Nomad's per-address limit
 		}
 		conn, err := pgx.Connect(ctx, admin)
 		if err != nil {
@@ -270,6 +272,22 @@ func cleanupSpace(t testing.TB, admin, slug string) {
 		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") //nolint:errcheck
 		conn.Exec(ctx, "DROP ROLE IF EXISTS "+name)                     //nolint:errcheck
 	})
+}
+
+// deleteVolumes deletes the data volumes named name, waiting (a minute at most) for the purged
+// job's allocations to stop holding them.
+func deleteVolumes(ctx context.Context, nc *nomad.Client, name string) {
+	vols, err := nc.HostVolumes(ctx, name)
+	if err != nil {
+		return
+	}
+	for _, v := range vols {
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			if err := nc.DeleteHostVolume(ctx, v.ID); !errors.Is(err, nomad.ErrVolumeInUse) || time.Now().After(deadline) {
+				break
+			}
+		}
+	}
 }
 
 // waitState polls the space until it reaches one of the states; the limit only guards a hung

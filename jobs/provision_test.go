@@ -244,7 +244,7 @@ func TestProvisionCapacityQueuesInApprovalOrder(t *testing.T) {
 	}
 	// The first space leaves (an operator deletes it): the second starts by itself.
 	for _, to := range []tenants.SpaceState{tenants.SpaceDeleting, tenants.SpaceDeleted} {
-		if _, err := tenants.TransitionSpace(ctx, e.pool, first.ID, tenants.Transition{To: to, Actor: tenants.TokenActor(1)}); err != nil {
+		if _, err := tenants.TransitionSpace(ctx, e.pool, first.ID, tenants.Transition{To: to, Actor: tenants.TokenActor(1), DeleteAfter: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -48,7 +48,9 @@ type ReconcileWorker struct {
 	river.WorkerDefaults[ReconcileSpacesArgs]
 	Pool        *pgxpool.Pool
 	Provisioner *provisioner.Provisioner
-	Logger      *slog.Logger
+	// PublicURL is the service's address, for the mail of a storage level a resize changes.
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // Timeout bounds a pass: repairs are bounded one by one, a pass never waits for health.
@@ -60,7 +62,7 @@ func (w *ReconcileWorker) Timeout(*river.Job[ReconcileSpacesArgs]) time.Duration
 func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileSpacesArgs]) error {
 	return exclusive(ctx, w.Pool, reconcileLock, func(ctx context.Context) error {
 		start := time.Now()
-		rep, err := w.Provisioner.Reconcile(ctx)
+		rep, err := w.Provisioner.Reconcile(ctx, levelMail(w.Provisioner, w.PublicURL))
 		if err != nil {
 			return fmt.Errorf("reconcile pass: %w", err)
 		}
@@ -120,7 +122,7 @@ func registerReconcile(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error
 		return nil, nil
 	}
 	logger := deps.logger()
-	if err := river.AddWorkerSafely(w, &ReconcileWorker{Pool: deps.Pool, Provisioner: deps.Provisioner, Logger: logger}); err != nil {
+	if err := river.AddWorkerSafely(w, &ReconcileWorker{Pool: deps.Pool, Provisioner: deps.Provisioner, PublicURL: deps.PublicURL, Logger: logger}); err != nil {
 		return nil, err
 	}
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(ReconcileInterval),

@@ -86,14 +86,14 @@ func BenchmarkReconcilePass(b *testing.B) {
 	})
 
 	// A first pass records the conditions (no allocation: not healthy); the measured ones are steady.
-	if _, err := prov.Reconcile(ctx); err != nil {
+	if _, err := prov.Reconcile(ctx, nil); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	var calls int
 	for range b.N {
 		before := len(proxy.requestsSeen())
-		rep, err := prov.Reconcile(ctx)
+		rep, err := prov.Reconcile(ctx, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -127,18 +127,19 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	})
 }
 
-// TestReconcileLeavesSuspendedSpacesAndOrphans: the job of a suspended space is not started again,
-// and a job that carries a space's meta but has no space is reported and left running.
-func TestReconcileLeavesSuspendedSpacesAndOrphans(t *testing.T) {
+// TestReconcileLeavesFailedSpacesAndOrphans: the job of a failed space is not started again, and a
+// job that carries a space's meta but has no space is reported and left running. (A suspended
+// space's job runs, in maintenance mode: see TestOperatorsDecisionsAppliedByTheReconciler.)
+func TestReconcileLeavesFailedSpacesAndOrphans(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	s := e.approve(randomSlug("susp"))
+	s := e.approve(randomSlug("fail"))
 	s = waitState(t, e.pool, s.ID, tenants.SpaceActive, tenants.SpaceFailed)
 	if s.State != tenants.SpaceActive {
 		t.Fatalf("space %s: %s (%s)", s.Slug, s.State, s.FailureReason)
 	}
 	ctx := context.Background()
-	if _, err := tenants.TransitionSpace(ctx, e.pool, s.ID, tenants.Transition{To: tenants.SpaceSuspended,
+	if _, err := tenants.TransitionSpace(ctx, e.pool, s.ID, tenants.Transition{To: tenants.SpaceFailed,
 		Actor: tenants.ActorSystem, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestReconcileLeavesSuspendedSpacesAndOrphans(t *testing.T) {
 
 	// Two passes after both changes: the first may have started before them.
 	for range 2 {
-		if _, err := e.prov.Reconcile(ctx); err != nil {
+		if _, err := e.prov.Reconcile(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,7 +168,7 @@ func TestReconcileLeavesSuspendedSpacesAndOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	if job.Stop == nil || !*job.Stop {
-		t.Errorf("the suspended space's job was started again")
+		t.Errorf("the failed space's job was started again")
 	}
 	orphans, err := tenants.OrphanJobs(ctx, e.pool)
 	if err != nil {

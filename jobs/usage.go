@@ -54,7 +54,7 @@ func (w *CollectUsageWorker) Timeout(*river.Job[CollectUsageArgs]) time.Duration
 func (w *CollectUsageWorker) Work(ctx context.Context, _ *river.Job[CollectUsageArgs]) error {
 	return exclusive(ctx, w.Pool, usageLock, func(ctx context.Context) error {
 		start := time.Now()
-		rep, err := w.Provisioner.CollectUsage(ctx, usageBatch, w.levelMail)
+		rep, err := w.Provisioner.CollectUsage(ctx, usageBatch, levelMail(w.Provisioner, w.PublicURL))
 		if err != nil {
 			return fmt.Errorf("usage pass: %w", err)
 		}
@@ -72,7 +72,13 @@ func (w *CollectUsageWorker) Work(ctx context.Context, _ *river.Job[CollectUsage
 // levelMail enqueues the mail for a storage level change: a warning when 80 % or 90 % is
 // reached, a notice when the space is full, and one when a full space can grow again. Going
 // down between warning levels sends nothing.
-func (w *CollectUsageWorker) levelMail(ctx context.Context, tx pgx.Tx, c provisioner.LevelChange) error {
+func levelMail(prov *provisioner.Provisioner, publicURL string) provisioner.LevelFunc {
+	return func(ctx context.Context, tx pgx.Tx, c provisioner.LevelChange) error {
+		return sendLevelMail(ctx, tx, prov, publicURL, c)
+	}
+}
+
+func sendLevelMail(ctx context.Context, tx pgx.Tx, prov *provisioner.Provisioner, publicURL string, c provisioner.LevelChange) error {
 	var template string
 	switch up, _ := quota.Crossing(c.From, c.To); {
 	case up && c.To == quota.LevelFull:
@@ -88,10 +94,10 @@ func (w *CollectUsageWorker) levelMail(ctx context.Context, tx pgx.Tx, c provisi
 	fr := s.Locale == "fr"
 	threshold := map[quota.Level]float64{quota.LevelWarn80: 80, quota.LevelWarn90: 90, quota.LevelFull: 100}[c.To]
 	args := SendMailArgs{To: s.ContactEmail, Locale: s.Locale, Template: template, Data: map[string]string{
-		"AssociationName": s.AssociationName, "Address": "https://" + w.Provisioner.Domain(s.Slug),
+		"AssociationName": s.AssociationName, "Address": "https://" + prov.Domain(s.Slug),
 		"Used": localSize(c.Used, fr), "Limit": localSize(s.Limits.StorageBytes, fr),
 		"Percent":   localPercent(quota.Percent(c.Used, s.Limits.StorageBytes), fr),
-		"Threshold": localPercent(threshold, fr), "PublicURL": w.PublicURL,
+		"Threshold": localPercent(threshold, fr), "PublicURL": publicURL,
 	}}
 	_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, args, nil)
 	return err

@@ -73,6 +73,7 @@ func activeSpace(t *testing.T, e *env, prefix string, l quota.Limits) tenants.Sp
 type spaceAccess struct {
 	addr     string // host:port of its running allocation
 	allocID  string
+	jobID    string
 	secrets  map[string]string
 	admin    *nextcloud.Client
 	owner    *nextcloud.Client
@@ -93,7 +94,7 @@ func accessSpace(t *testing.T, e *env, s tenants.Space) spaceAccess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := spaceAccess{addr: fmt.Sprintf("%s:%d", regs[0].Address, regs[0].Port), allocID: regs[0].AllocID, secrets: v.Items,
+	a := spaceAccess{addr: fmt.Sprintf("%s:%d", regs[0].Address, regs[0].Port), allocID: regs[0].AllocID, jobID: jobID, secrets: v.Items,
 		ownerID: provisioner.OwnerLogin(s), host: e.prov.Domain(s.Slug), password: ownerPassword(t, e, s)}
 	if a.admin, err = e.prov.Nextcloud(s, a.addr, v.Items); err != nil {
 		t.Fatal(err)
@@ -148,17 +149,25 @@ func (a spaceAccess) dav(t *testing.T, method, name string, body []byte) int {
 
 // filesDir is where the space's stand-in keeps the first account's files on this machine: bytes
 // written there count as Nextcloud counts files added behind its back (a scan picks them up).
+// The stand-in's data directory is the space's data volume, whose host path the job's meta holds.
 func (a spaceAccess) filesDir(t *testing.T, e *env) string {
 	t.Helper()
-	self, err := e.nomad.API().Agent().Self()
+	return filepath.Join(a.dataDir(t, e), a.ownerID, "files")
+}
+
+// dataDir is the space's data directory on this machine: its data volume's host path, as the
+// running job's meta has it.
+func (a spaceAccess) dataDir(t *testing.T, e *env) string {
+	t.Helper()
+	job, err := e.nomad.Job(context.Background(), a.jobID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dataDir, _ := self.Config["DataDir"].(string)
-	if dataDir == "" {
-		t.Fatalf("agent self has no DataDir: %v", self.Config)
+	dir := job.Meta[provisioner.MetaVolumePath]
+	if dir == "" {
+		t.Fatalf("job %s has no %s meta: %v", a.jobID, provisioner.MetaVolumePath, job.Meta)
 	}
-	return filepath.Join(dataDir, "alloc", a.allocID, "alloc", "data", a.ownerID, "files")
+	return dir
 }
 
 func usageOf(t *testing.T, e *env, s tenants.Space) (tenants.Space, tenants.Usage) {

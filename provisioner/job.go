@@ -32,18 +32,19 @@ func (p *Provisioner) Params(s tenants.Space) templates.Params {
 	return templates.Params{
 		JobID: JobID(s.Slug), Namespace: p.cfg.Namespace, Region: p.cfg.Region, Slug: s.Slug,
 		SpaceID: s.ID, Generation: s.Generation, Domain: p.Domain(s.Slug),
-		VariablePath: nomad.VariablePath(JobID(s.Slug)),
-		DBHost:       p.dbHost, DBPort: p.dbPort, DBName: DatabaseName(s.Slug), DBUser: DatabaseName(s.Slug),
+		VariablePath: nomad.VariablePath(JobID(s.Slug)), VolumeName: VolumeName(s.Slug),
+		DBHost: p.dbHost, DBPort: p.dbPort, DBName: DatabaseName(s.Slug), DBUser: DatabaseName(s.Slug),
 		AdminUser: p.cfg.AdminUser, UserLimit: s.Limits.Accounts + ServiceAccounts, StorageBytes: s.Limits.StorageBytes,
 		StandinBin: p.cfg.StandinBin, Image: p.cfg.Image, CPU: p.cfg.CPU, MemoryMB: p.cfg.MemoryMB,
-		MinHealthy: minHealthy,
+		MinHealthy: minHealthy, Maintenance: s.State == tenants.SpaceSuspended,
 	}
 }
 
 // ensureJob renders, parses and registers the space's job unless Nomad already runs exactly
-// that jobspec, and returns the job version to wait for. A template that does not render, or a
-// jobspec Nomad refuses, is a PermanentError.
-func (p *Provisioner) ensureJob(ctx context.Context, s tenants.Space) (uint64, error) {
+// that jobspec on the data volume at volumePath (see MetaVolumePath), and returns the job
+// version to wait for. A template that does not render, or a jobspec Nomad refuses, is a
+// PermanentError.
+func (p *Provisioner) ensureJob(ctx context.Context, s tenants.Space, volumePath string) (uint64, error) {
 	jobID := JobID(s.Slug)
 	hcl, err := p.cfg.Templates.Render(p.cfg.Template, p.Params(s))
 	if err != nil {
@@ -57,7 +58,8 @@ func (p *Provisioner) ensureJob(ctx context.Context, s tenants.Space) (uint64, e
 	case err != nil:
 		return 0, err
 	case existing.Stop == nil || !*existing.Stop:
-		if existing.Meta[MetaSpecHash] == hash && existing.Meta[MetaSpaceID] == strconv.FormatInt(s.ID, 10) {
+		if existing.Meta[MetaSpecHash] == hash && existing.Meta[MetaSpaceID] == strconv.FormatInt(s.ID, 10) &&
+			existing.Meta[MetaVolumePath] == volumePath {
 			return *existing.Version, nil
 		}
 		if existing.Meta[MetaSpaceID] != strconv.FormatInt(s.ID, 10) {
@@ -83,6 +85,7 @@ func (p *Provisioner) ensureJob(ctx context.Context, s tenants.Space) (uint64, e
 	job.Meta[MetaSpaceID] = strconv.FormatInt(s.ID, 10)
 	job.Meta[MetaGeneration] = strconv.FormatInt(s.Generation, 10)
 	job.Meta[MetaSpecHash] = hash
+	job.Meta[MetaVolumePath] = volumePath
 	if _, err := p.nomad.RegisterJob(ctx, job); err != nil {
 		if errors.Is(err, nomad.ErrInvalidJob) {
 			return 0, &PermanentError{Reason: "Nomad refuses the job", Err: err}

@@ -47,6 +47,12 @@ type Nomad interface {
 	Nodes(ctx context.Context) ([]*nomadapi.NodeListStub, error)
 	ListJobs(ctx context.Context, prefix string) ([]*nomadapi.JobListStub, error)
 	ListAllocations(ctx context.Context, jobPrefix string) ([]*nomadapi.AllocationListStub, error)
+	DeregisterJob(ctx context.Context, jobID string, purge bool) error
+	DeleteVariable(ctx context.Context, path string) error
+	HostVolumes(ctx context.Context, name string) ([]*nomadapi.HostVolumeStub, error)
+	HostVolume(ctx context.Context, id string, waitIndex uint64, wait time.Duration) (*nomadapi.HostVolume, uint64, error)
+	CreateHostVolume(ctx context.Context, vol *nomadapi.HostVolume) (*nomadapi.HostVolume, error)
+	DeleteHostVolume(ctx context.Context, id string) error
 }
 
 var _ Nomad = (*nomad.Client)(nil)
@@ -62,6 +68,10 @@ type Config struct {
 	StandinBin string
 	// Image is the Nextcloud image of the production template.
 	Image string
+	// VolumePlugin is the Nomad host volume plugin that creates each space's data volume on a
+	// client: "mkdir" (built into Nomad: a directory, no size limit) by default, or the id of a
+	// plugin the clients carry in their host_volume_plugin_dir, one that enforces a capacity.
+	VolumePlugin string
 	// Namespace and Region of the space jobs.
 	Namespace string
 	Region    string
@@ -100,6 +110,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Image == "" {
 		c.Image = "nextcloud:31-apache"
+	}
+	if c.VolumePlugin == "" {
+		c.VolumePlugin = "mkdir"
 	}
 	if c.Namespace == "" {
 		c.Namespace = "default"
@@ -323,6 +336,7 @@ func Reason(err error) string {
 const (
 	CondDatabaseReady = "DatabaseReady"
 	CondSecretsStored = "SecretsStored"
+	CondVolumeReady   = "VolumeReady"
 	CondJobRegistered = "JobRegistered"
 	CondHealthy       = "Healthy"
 	CondBootstrapped  = "Bootstrapped"
@@ -382,7 +396,14 @@ func (p *Provisioner) Provision(ctx context.Context, spaceID int64, ready ReadyF
 	mark("database")
 	seen = append(seen, cond(CondDatabaseReady, true, "RoleAndDatabaseExist", "role and database "+DatabaseName(s.Slug)))
 
-	version, err := p.ensureJob(ctx, s)
+	volumePath, err := p.ensureVolume(ctx, s)
+	if err != nil {
+		return 0, p.stepFailed(ctx, s, seen, CondVolumeReady, "data volume", err)
+	}
+	mark("volume")
+	seen = append(seen, cond(CondVolumeReady, true, "VolumeReady", "data volume "+VolumeName(s.Slug)+" at "+volumePath))
+
+	version, err := p.ensureJob(ctx, s, volumePath)
 	if err != nil {
 		return 0, p.stepFailed(ctx, s, seen, CondJobRegistered, "nomad job", err)
 	}
@@ -486,12 +507,15 @@ func SpecHash(hcl string) string {
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
-// PrepareForBenchmark makes a space's secrets and database without the rest of provisioning,
-// so that a benchmark can run its job straight through Nomad for comparison.
-func (p *Provisioner) PrepareForBenchmark(ctx context.Context, s tenants.Space) error {
+// PrepareForBenchmark makes a space's secrets, database and data volume without the rest of
+// provisioning, so that a benchmark can run its job straight through Nomad for comparison.
+func (p *Provisioner) PrepareForBenchmark(ctx context.Context, s tenants.Space) (volumePath string, err error) {
 	secrets, err := p.ensureSecrets(ctx, JobID(s.Slug))
 	if err != nil {
-		return err
+		return "", err
 	}
-	return p.ensureDatabase(ctx, s, secrets[keyDBPassword])
+	if err := p.ensureDatabase(ctx, s, secrets[keyDBPassword]); err != nil {
+		return "", err
+	}
+	return p.ensureVolume(ctx, s)
 }

@@ -99,6 +99,24 @@ func (f *fakeNomad) ListAllocations(context.Context, string) ([]*nomadapi.Alloca
 func (f *fakeNomad) Nodes(context.Context) ([]*nomadapi.NodeListStub, error) {
 	return nil, errors.New("unused")
 }
+func (f *fakeNomad) DeregisterJob(context.Context, string, bool) error {
+	return errors.New("not in the fake")
+}
+func (f *fakeNomad) DeleteVariable(context.Context, string) error {
+	return errors.New("not in the fake")
+}
+func (f *fakeNomad) HostVolumes(context.Context, string) ([]*nomadapi.HostVolumeStub, error) {
+	return nil, errors.New("not in the fake")
+}
+func (f *fakeNomad) HostVolume(context.Context, string, uint64, time.Duration) (*nomadapi.HostVolume, uint64, error) {
+	return nil, 0, errors.New("not in the fake")
+}
+func (f *fakeNomad) CreateHostVolume(context.Context, *nomadapi.HostVolume) (*nomadapi.HostVolume, error) {
+	return nil, errors.New("not in the fake")
+}
+func (f *fakeNomad) DeleteHostVolume(context.Context, string) error {
+	return errors.New("not in the fake")
+}
 func (f *fakeNomad) JobChanges(ctx context.Context) (<-chan string, error) {
 	ch := make(chan string)
 	go func() { <-ctx.Done(); close(ch) }()

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/assospaces/spaces/provisioner/nomad"
 	"github.com/assospaces/spaces/tenants"
 )
 
@@ -58,7 +60,12 @@ type ReconcileReport struct {
 // jobs that carry our meta but belong to no space (never deleting them), and records what it saw
 // as conditions. Only what changed is written. A space whose repairs keep failing is retried
 // with backoff; one failing or slow repair never holds back the others.
-func (p *Provisioner) Reconcile(ctx context.Context) (ReconcileReport, error) {
+//
+// A generation is reported observed only once it is applied: the decided jobspec runs healthy
+// and, for an active space, its storage plan and quotas were applied in Nextcloud (onLevel is
+// called for a storage level change this brings, as in CollectUsage). A deleting space's
+// generation is observed once its job is stopped.
+func (p *Provisioner) Reconcile(ctx context.Context, onLevel LevelFunc) (ReconcileReport, error) {
 	var rep ReconcileReport
 	now := p.now()
 	spaces, err := tenants.SpacesToReconcile(ctx, p.db)
@@ -93,14 +100,26 @@ func (p *Provisioner) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	reasons := map[int64]string{}
 	for _, s := range spaces {
 		known[strconv.FormatInt(s.ID, 10)] = JobID(s.Slug)
-		if s.State != tenants.SpaceActive {
-			// Provisioning spaces belong to their pass; the jobs of suspended, failed or deleting
-			// spaces are never started again from here.
-			continue
-		}
-		rep.Active++
 		jobID := JobID(s.Slug)
 		job := byJob[jobID]
+		if s.State == tenants.SpaceDeleting {
+			// A deleting space's job is stopped (not purged: its data stays until the purge).
+			o, stop := p.deletingObservation(s, job, allocsByJob[jobID])
+			obs[s.ID] = o
+			if stop {
+				todo = append(todo, s)
+				reasons[s.ID] = "Deleting"
+			}
+			continue
+		}
+		if s.State != tenants.SpaceActive && s.State != tenants.SpaceSuspended {
+			// Provisioning spaces belong to their pass; the jobs of failed spaces are never
+			// started again from here.
+			continue
+		}
+		// Active and suspended spaces run: a suspended one's jobspec puts Nextcloud in
+		// maintenance mode.
+		rep.Active++
 		health := healthOf(allocsByJob[jobID])
 		if health.ok {
 			rep.Healthy++
@@ -138,6 +157,7 @@ func (p *Provisioner) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	}
 
 	rep.Repairs = p.repairAll(ctx, todo, reasons, obs, backoffs)
+	p.applyNewGenerations(ctx, spaces, obs, allocsByJob, onLevel)
 	// A steady pass writes nothing: only the spaces whose conditions or observed generation
 	// change go on to the (locking) write.
 	for _, s := range spaces {
@@ -170,6 +190,8 @@ func (p *Provisioner) drift(s tenants.Space, job *nomadapi.JobListStub) (reason,
 		return "JobMissing", "job " + jobID + " was not in Nomad (purged?); registering it again"
 	case job.Meta[MetaSpaceID] != strconv.FormatInt(s.ID, 10):
 		return "JobIDTaken", fmt.Sprintf("job %s carries space id %q: left alone", jobID, job.Meta[MetaSpaceID])
+	case job.Stop && job.Meta[MetaGeneration] != strconv.FormatInt(s.Generation, 10):
+		return "NewGeneration", fmt.Sprintf("starting job %s with the jobspec of generation %d", jobID, s.Generation)
 	case job.Stop:
 		return "JobStopped", "job " + jobID + " was stopped outside the service; starting it again"
 	case job.Meta[MetaSpecHash] != want && job.Meta[MetaGeneration] == strconv.FormatInt(s.Generation, 10):
@@ -216,7 +238,10 @@ func (p *Provisioner) repairAll(ctx context.Context, spaces []tenants.Space, rea
 				}
 				p.logger.InfoContext(ctx, "space job repaired", "space", s.Slug, "reason", reason, "version", version)
 				msg := fmt.Sprintf("job %s registered again (version %d)", JobID(s.Slug), version)
-				c = cond(CondDrifted, reason != "NewGeneration", reason, msg)
+				if s.State == tenants.SpaceDeleting {
+					msg = "job " + JobID(s.Slug) + " stopped: the space is deleting"
+				}
+				c = cond(CondDrifted, reason != "NewGeneration" && reason != "Deleting", reason, msg)
 			}
 			mu.Lock()
 			o := obs[s.ID]
@@ -230,8 +255,15 @@ func (p *Provisioner) repairAll(ctx context.Context, spaces []tenants.Space, rea
 }
 
 // repair brings a space's job back as decided: its secrets (a Variable lost with a Nomad cluster
-// is made anew, and the role's password follows it), its database, and its job.
+// is made anew, and the role's password follows it), its database, its data volume (the one it
+// had, with its files), and its job; for a deleting space, it stops the job.
 func (p *Provisioner) repair(ctx context.Context, s tenants.Space) (uint64, error) {
+	if s.State == tenants.SpaceDeleting {
+		if err := p.nomad.DeregisterJob(ctx, JobID(s.Slug), false); err != nil && !errors.Is(err, nomad.ErrNotFound) {
+			return 0, &StepError{Step: "stop nomad job", Err: err}
+		}
+		return 0, nil
+	}
 	secrets, err := p.ensureSecrets(ctx, JobID(s.Slug))
 	if err != nil {
 		return 0, &StepError{Step: "secrets", Err: err}
@@ -239,7 +271,11 @@ func (p *Provisioner) repair(ctx context.Context, s tenants.Space) (uint64, erro
 	if err := p.ensureDatabase(ctx, s, secrets[keyDBPassword]); err != nil {
 		return 0, &StepError{Step: "tenant database", Err: err}
 	}
-	version, err := p.ensureJob(ctx, s)
+	volumePath, err := p.ensureVolume(ctx, s)
+	if err != nil {
+		return 0, &StepError{Step: "data volume", Err: err}
+	}
+	version, err := p.ensureJob(ctx, s, volumePath)
 	if err != nil {
 		return 0, &StepError{Step: "nomad job", Err: err}
 	}
@@ -339,4 +375,94 @@ func allocAddr(a *nomadapi.AllocationListStub) string {
 		}
 	}
 	return ""
+}
+
+// deletingObservation is what the reconciler sees of a deleting space: whether its job must be
+// stopped, and the observation to record (its generation is observed once no allocation runs).
+func (p *Provisioner) deletingObservation(s tenants.Space, job *nomadapi.JobListStub, allocs []*nomadapi.AllocationListStub) (tenants.Observation, bool) {
+	ours := job != nil && job.Meta[MetaSpaceID] == strconv.FormatInt(s.ID, 10)
+	if ours && !job.Stop {
+		return tenants.Observation{Conditions: []tenants.Condition{
+			cond(CondDrifted, false, "Deleting", "stopping job "+JobID(s.Slug)+": the space is deleting"),
+		}}, true
+	}
+	running := 0
+	for _, a := range allocs {
+		if a.ClientStatus == nomadapi.AllocClientStatusRunning || a.ClientStatus == nomadapi.AllocClientStatusPending {
+			running++
+		}
+	}
+	o := tenants.Observation{Conditions: []tenants.Condition{
+		cond(CondHealthy, false, "Stopped", "the space is deleting: its job is stopped, its data kept until the purge"),
+		cond(CondDrifted, false, "Deleting", "job "+JobID(s.Slug)+" is stopped"),
+	}}
+	if running == 0 || !ours {
+		o.Generation = s.Generation
+	}
+	return o, false
+}
+
+// applyNewGenerations applies the storage plan of every active space whose decided jobspec now
+// runs healthy at a generation not yet observed (a resize, a resume, a restore), before that
+// generation is reported observed: quotas and the user limit then agree with the decision. A
+// space that cannot be reached keeps its generation unobserved and is tried again next pass.
+func (p *Provisioner) applyNewGenerations(ctx context.Context, spaces []tenants.Space, obs map[int64]tenants.Observation,
+	allocsByJob map[string][]*nomadapi.AllocationListStub, onLevel LevelFunc) {
+	var todo []tenants.Space
+	for _, s := range spaces {
+		if o, ok := obs[s.ID]; ok && s.State == tenants.SpaceActive && o.Generation > s.ObservedGeneration {
+			todo = append(todo, s)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	ids := make([]int64, len(todo))
+	for i, s := range todo {
+		ids[i] = s.ID
+	}
+	prevs, err := tenants.UsageOf(ctx, p.db, ids)
+	if err != nil {
+		p.logger.WarnContext(ctx, "read usage for new generations", "err", err)
+		for _, s := range todo {
+			o := obs[s.ID]
+			o.Generation = 0
+			obs[s.ID] = o
+		}
+		return
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, repairConcurrency)
+	for _, s := range todo {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			prev, ok := prevs[s.ID]
+			if !ok {
+				prev = tenants.Usage{SpaceID: s.ID}
+			}
+			sctx, cancel := context.WithTimeout(ctx, p.cfg.UsageTimeout)
+			res, err := p.collectOne(sctx, s, prev, healthOf(allocsByJob[JobID(s.Slug)]))
+			cancel()
+			if err == nil {
+				err = p.recordUsage(ctx, s, res, onLevel)
+			}
+			if err != nil {
+				p.logger.WarnContext(ctx, "apply the limits of a new generation", "space", s.Slug, "generation", s.Generation, "err", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			o := obs[s.ID]
+			if err != nil {
+				o.Generation = 0
+				o.Conditions = replaceCondition(o.Conditions, cond(CondDrifted, false, "NewGeneration",
+					fmt.Sprintf("generation %d runs; its limits are not applied yet: %s", s.Generation, Reason(err))))
+			}
+			obs[s.ID] = o
+		}()
+	}
+	wg.Wait()
 }

@@ -1,6 +1,6 @@
 # Development jobspec of one space: raw_exec runs the in-repo Nextcloud stand-in with the same
-# settings as the official image (POSTGRES_*, NEXTCLOUD_*), the same service registration and the
-# same health check as production. No Docker engine is needed.
+# settings as the official image (POSTGRES_*, NEXTCLOUD_*), the same service registration, the
+# same health check and the same data volume as production. No Docker engine is needed.
 #
 # Filled by package templates with double-square-bracket placeholders; {{ }} blocks are Nomad templates, rendered
 # on the client. Secrets are read from the job's own Nomad Variable at [[ .VariablePath ]] into an
@@ -36,12 +36,21 @@ job [[ hcl .JobID ]] {
       port "http" {}
     }
 
-    # The stand-in keeps its files under the allocation directory; sticky keeps them across
-    # updates on the same node.
+    # The space's data volume, as in production: a Nomad dynamic host volume the provisioner
+    # creates before it registers the job. raw_exec has no filesystem isolation and cannot mount
+    # it (no volume_mount below): this block makes Nomad place the job on the node holding the
+    # volume and claim it for this one writer, and the stand-in is pointed at the volume's host
+    # path, which the provisioner puts in the job's meta (spaces_volume_path).
+    volume "data" {
+      type            = "host"
+      source          = [[ hcl .VolumeName ]]
+      access_mode     = "single-node-single-writer"
+      attachment_mode = "file-system"
+    }
+
+    # Only the task's own files (logs, rendered config) live in the allocation directory.
     ephemeral_disk {
-      sticky  = true
-      migrate = true
-      size    = 150
+      size = 150
     }
 
     restart {
@@ -86,7 +95,7 @@ job [[ hcl .JobID ]] {
         POSTGRES_USER             = [[ hcl .DBUser ]]
         NEXTCLOUD_ADMIN_USER      = [[ hcl .AdminUser ]]
         NEXTCLOUD_TRUSTED_DOMAINS = [[ hcl .Domain ]]
-        NEXTCLOUD_DATA_DIR        = "${NOMAD_ALLOC_DIR}/data"
+        NEXTCLOUD_DATA_DIR        = "${NOMAD_META_spaces_volume_path}"
         NEXTCLOUD_CONFIG_DIR      = "${NOMAD_TASK_DIR}/config"
         NC_LISTEN                 = "${NOMAD_ADDR_http}"
         # A hundred stand-ins share two cores here: keep each one small.
@@ -112,7 +121,7 @@ job [[ hcl .JobID ]] {
         destination = "local/config/limits.config.json"
         change_mode = "noop"
         data        = <<-EOT
-        {"one-click-instance": true, "one-click-instance.user-limit": [[ .UserLimit ]]}
+        {"one-click-instance": true, "one-click-instance.user-limit": [[ .UserLimit ]][[ if .Maintenance ]], "maintenance": true[[ end ]]}
         EOT
       }
 

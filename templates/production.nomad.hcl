@@ -40,12 +40,16 @@ job [[ hcl .JobID ]] {
       }
     }
 
-    # One host volume per space (a Nomad dynamic host volume created for the space), so its files
-    # survive restarts and rescheduling onto the same node.
+    # The space's data volume: a Nomad dynamic host volume named after the job, which the
+    # provisioner creates (with its plugin, SPACES_VOLUME_PLUGIN) before it registers the job and
+    # deletes when the space is purged. Nomad places the job on the node holding it, for one
+    # writer at a time; its files survive restarts, updates and a stop followed by a start.
     volume "data" {
-      type      = "host"
-      source    = [[ hcl .JobID ]]
-      read_only = false
+      type            = "host"
+      source          = [[ hcl .VolumeName ]]
+      read_only       = false
+      access_mode     = "single-node-single-writer"
+      attachment_mode = "file-system"
     }
 
     restart {
@@ -124,7 +128,8 @@ job [[ hcl .JobID ]] {
         image = [[ hcl .Image ]]
         ports = ["http"]
 
-        # Nextcloud merges every config/*.config.php: this one carries the accounts limit.
+        # Nextcloud merges every config/*.config.php: this one carries the accounts limit and,
+        # for a suspended space, maintenance mode.
         mount {
           type     = "bind"
           source   = "local/limits.config.php"
@@ -208,6 +213,11 @@ job [[ hcl .JobID ]] {
         $CONFIG = array (
           'one-click-instance' => true,
           'one-click-instance.user-limit' => [[ .UserLimit ]],
+[[- if .Maintenance ]]
+          // Suspended by an operator (spaces space suspend). Only ever set here, never unset, so
+          // that an operator's own `occ maintenance:mode --on` in config.php keeps working.
+          'maintenance' => true,
+[[- end ]]
         );
         EOT
       }

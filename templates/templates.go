@@ -54,6 +54,10 @@ type Params struct {
 	Domain string
 	// VariablePath is the Nomad Variable holding the space's secrets (nomad/jobs/<job id>).
 	VariablePath string
+	// VolumeName is the Nomad dynamic host volume holding the space's files, which the provisioner
+	// creates before it registers the job (space-<slug>). Its host path on the node, known only
+	// once it exists, is in the job's meta spaces_volume_path, set by the provisioner.
+	VolumeName string
 
 	// Database the space uses on the tenant database server, as reached from the job.
 	DBHost string
@@ -68,6 +72,9 @@ type Params struct {
 	UserLimit int
 	// StorageBytes is the space's storage limit, for templates that size a volume.
 	StorageBytes int64
+	// Maintenance puts Nextcloud in maintenance mode: the space is suspended. Its people see
+	// Nextcloud's maintenance page (503), its sync clients wait, its data stays untouched.
+	Maintenance bool
 
 	// StandinBin is the stand-in binary the dev template runs.
 	StandinBin string
@@ -83,16 +90,17 @@ type Params struct {
 // Validate checks what the jobspecs rely on.
 func (p Params) Validate() error {
 	switch {
-	case p.JobID == "" || p.Slug == "" || p.Domain == "" || p.VariablePath == "":
-		return errors.New("job id, slug, domain and variable path are required")
+	case p.JobID == "" || p.Slug == "" || p.Domain == "" || p.VariablePath == "" || p.VolumeName == "":
+		return errors.New("job id, slug, domain, variable path and volume name are required")
 	case p.SpaceID <= 0 || p.Generation <= 0:
 		return errors.New("space id and generation must be positive")
 	case p.DBHost == "" || p.DBPort <= 0 || p.DBName == "" || p.DBUser == "":
 		return errors.New("database host, port, name and user are required")
 	case p.AdminUser == "" || p.UserLimit <= 0:
 		return errors.New("admin user and a positive user limit are required")
-	case !identifier.MatchString(p.JobID) || !identifier.MatchString(p.Slug) || !identifier.MatchString(p.VariablePath):
-		return errors.New("job id, slug and variable path may hold only a-z, 0-9, -, _ and /")
+	case !identifier.MatchString(p.JobID) || !identifier.MatchString(p.Slug) || !identifier.MatchString(p.VariablePath) ||
+		!identifier.MatchString(p.VolumeName):
+		return errors.New("job id, slug, variable path and volume name may hold only a-z, 0-9, -, _ and /")
 	case !identifier.MatchString(p.Domain):
 		return errors.New("domain may hold only a-z, 0-9, -, . ")
 	}

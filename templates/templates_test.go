@@ -31,7 +31,7 @@ func nomadClient(t *testing.T) *nomadapi.Client {
 func params() templates.Params {
 	return templates.Params{
 		JobID: "space-tmpltest", Namespace: "default", Slug: "tmpltest", SpaceID: 42, Generation: 3,
-		Domain: "tmpltest.spaces.example", VariablePath: "nomad/jobs/space-tmpltest",
+		Domain: "tmpltest.spaces.example", VariablePath: "nomad/jobs/space-tmpltest", VolumeName: "space-tmpltest",
 		DBHost: "10.0.0.5", DBPort: 5432, DBName: "space_tmpltest", DBUser: "space_tmpltest",
 		AdminUser: "spaces-admin", UserLimit: 50, StorageBytes: 40 << 30,
 		StandinBin: "/usr/local/bin/nextcloud-standin", Image: "nextcloud:31-apache",
@@ -81,7 +81,62 @@ func TestBothTemplatesParse(t *testing.T) {
 			if !contains(tg.Services[0].Tags, "traefik.http.routers.space-tmpltest.rule=Host(`tmpltest.spaces.example`)") {
 				t.Errorf("tags = %v", tg.Services[0].Tags)
 			}
+			// Both mount the space's data volume, as the provisioner creates it: a dynamic host
+			// volume with one capability, single-node-single-writer on a file system. Another
+			// access mode would never be placed on it.
+			v := tg.Volumes["data"]
+			if v == nil || v.Type != "host" || v.Source != "space-tmpltest" || v.ReadOnly ||
+				v.AccessMode != "single-node-single-writer" || v.AttachmentMode != "file-system" || v.PerAlloc {
+				t.Errorf("data volume = %+v", v)
+			}
 		})
+	}
+}
+
+// The volume block follows VolumeName, which Validate requires.
+func TestVolumeName(t *testing.T) {
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := params()
+	p.VolumeName = "space-other"
+	for _, name := range templates.Names {
+		hcl, err := set.Render(name, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(hcl, `source          = "space-other"`) {
+			t.Errorf("%s: the volume block does not name VolumeName:\n%s", name, hcl)
+		}
+	}
+	for _, bad := range []string{"", "space x", `space-"x"`} {
+		p.VolumeName = bad
+		if _, err := set.Render(templates.Dev, p); err == nil {
+			t.Errorf("volume name %q renders", bad)
+		}
+	}
+}
+
+// The dev jobspec runs the stand-in on raw_exec, which cannot mount a volume: its data directory
+// is the volume's host path, taken from the job meta the provisioner sets, and nothing of the
+// space's files stays in the allocation directory.
+func TestDevDataDirectory(t *testing.T) {
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, job := parse(t, set, templates.Dev, params())
+	tg := job.TaskGroups[0]
+	task := tg.Tasks[0]
+	if task.Driver != "raw_exec" || len(task.VolumeMounts) != 0 {
+		t.Errorf("task %s: driver %s, volume mounts %+v; raw_exec takes none", task.Name, task.Driver, task.VolumeMounts)
+	}
+	if got := task.Env["NEXTCLOUD_DATA_DIR"]; got != "${NOMAD_META_spaces_volume_path}" {
+		t.Errorf("NEXTCLOUD_DATA_DIR = %q, want the volume's host path from the job meta", got)
+	}
+	if d := tg.EphemeralDisk; d != nil && (d.Sticky != nil && *d.Sticky || d.Migrate != nil && *d.Migrate) {
+		t.Errorf("ephemeral disk %+v: the data is on the volume, nothing to keep or migrate", d)
 	}
 }
 
@@ -109,9 +164,6 @@ func TestProductionContent(t *testing.T) {
 	}
 
 	tg := job.TaskGroups[0]
-	if v := tg.Volumes["data"]; v == nil || v.Type != "host" || v.Source != "space-tmpltest" {
-		t.Errorf("data volume = %+v", v)
-	}
 	tasks := map[string]*nomadapi.Task{}
 	for _, task := range tg.Tasks {
 		tasks[task.Name] = task
@@ -137,8 +189,12 @@ func TestProductionContent(t *testing.T) {
 			t.Errorf("env %s = %q, want %q", k, nc.Env[k], v)
 		}
 	}
-	if len(nc.VolumeMounts) != 1 || *nc.VolumeMounts[0].Destination != "/var/www/html" {
+	if len(nc.VolumeMounts) != 1 || *nc.VolumeMounts[0].Volume != "data" || *nc.VolumeMounts[0].Destination != "/var/www/html" ||
+		*nc.VolumeMounts[0].ReadOnly {
 		t.Errorf("volume mounts = %+v", nc.VolumeMounts)
+	}
+	if len(redis.VolumeMounts) != 0 {
+		t.Errorf("redis mounts the space's data: %+v", redis.VolumeMounts)
 	}
 	if *nc.Resources.CPU != 500 || *nc.Resources.MemoryMB != 512 {
 		t.Errorf("resources = %+v", nc.Resources)

@@ -70,3 +70,14 @@ func PurgeCounts(ctx context.Context, db DB) ([]PurgeCount, error) {
 	}
 	return out, rows.Err()
 }
+
+// deleteApplicationsOf deletes the applications that led to space id, with their conversation,
+// leaving their count (as approved, by month of submission) like PurgeApplications does.
+func deleteApplicationsOf(ctx context.Context, tx DB, spaceID int64) error {
+	_, err := tx.Exec(ctx, `
+		WITH gone AS (DELETE FROM applications WHERE space_id = $1 RETURNING created_at)
+		INSERT INTO application_purge_counts (month, outcome, count)
+		SELECT date_trunc('month', created_at)::date, 'approved', count(*) FROM gone GROUP BY 1
+		ON CONFLICT (month, outcome) DO UPDATE SET count = application_purge_counts.count + EXCLUDED.count`, spaceID)
+	return err
+}

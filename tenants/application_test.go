@@ -42,7 +42,7 @@ func TestApproveConcurrently(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, _, err := ApproveApplication(ctx, pool, a.ID, Approval{ModeratorID: m.ID, Limits: quota.DefaultLimits})
+			_, _, err := ApproveApplication(ctx, pool, a.ID, Approval{Decider: Decider{ModeratorID: m.ID}, Limits: quota.DefaultLimits})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -96,10 +96,10 @@ func TestPurgeLeavesCountsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	reasons, _ := ListRejectionReasons(ctx, pool, false)
-	if _, err := RejectApplication(ctx, pool, recent.ID, Rejection{ModeratorID: m.ID, ReasonID: reasons[0].ID}); err != nil {
+	if _, err := RejectApplication(ctx, pool, recent.ID, Rejection{Decider: Decider{ModeratorID: m.ID}, ReasonID: reasons[0].ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ApproveApplication(ctx, pool, approved.ID, Approval{ModeratorID: m.ID, Limits: quota.DefaultLimits}); err != nil {
+	if _, _, err := ApproveApplication(ctx, pool, approved.ID, Approval{Decider: Decider{ModeratorID: m.ID}, Limits: quota.DefaultLimits}); err != nil {
 		t.Fatal(err)
 	}
 	// The withdrawn one is 100 days old.

@@ -8,9 +8,11 @@ import (
 )
 
 // CountedStates are the states that take room under the capacity ceiling: a space holds its
-// place from the moment its provisioning starts until it is deleted. Queued spaces wait for
-// room; failed ones give their place back (a retry queues them again at their place in approval order).
-var CountedStates = []SpaceState{SpaceProvisioning, SpaceActive, SpaceSuspended, SpaceDeleting}
+// place from the moment its provisioning starts until it is deleted (deleting: its job is
+// stopped, so its place goes to the next one at once; a restore takes a place back even past the
+// ceiling, an operator's decision). Queued spaces wait for room; failed ones give their place
+// back (a retry queues them again at their place in approval order).
+var CountedStates = []SpaceState{SpaceProvisioning, SpaceActive, SpaceSuspended}
 
 // admissionLock serialises admissions, so that two workers cannot both take the last place.
 const admissionLock = 7_420_031_400

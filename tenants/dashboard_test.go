@@ -28,7 +28,7 @@ func spaceIn(t testing.TB, db tenants.DB, slug string, limits quota.Limits, stat
 		tenants.SpaceDeleted:   {tenants.SpaceProvisioning, tenants.SpaceActive, tenants.SpaceDeleting, tenants.SpaceDeleted},
 	}[state]
 	for _, to := range path {
-		if s, err = tenants.TransitionSpace(ctx, db, s.ID, tenants.Transition{To: to, Actor: tenants.ActorReconciler}); err != nil {
+		if s, err = tenants.TransitionSpace(ctx, db, s.ID, tenants.Transition{To: to, Actor: tenants.ActorReconciler, DeleteAfter: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,7 +75,7 @@ func TestDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, full, err := tenants.ApproveApplication(ctx, pool, app.ID, tenants.Approval{ModeratorID: m.ID, Limits: std})
+	_, full, err := tenants.ApproveApplication(ctx, pool, app.ID, tenants.Approval{Decider: tenants.Decider{ModeratorID: m.ID}, Limits: std})
 	if err != nil {
 		t.Fatal(err)
 	}

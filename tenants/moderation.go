@@ -83,10 +83,27 @@ func ReleaseClaim(ctx context.Context, db DB, id, moderatorID int64) error {
 	})
 }
 
-// Approval is a moderator's decision to give an association its space.
-type Approval struct {
+// Decider is who decides on an application: a moderator (ModeratorID, who may hold its claim),
+// or an operator through an API token (Actor, ModeratorID 0), who never claims: any live claim is
+// then a moderator's and refuses the decision with ClaimedError, so that an operator never
+// decides an application a moderator is working on.
+type Decider struct {
 	ModeratorID int64
-	Limits      quota.Limits
+	// Actor names an operator's token; empty for a moderator.
+	Actor Actor
+}
+
+func (d Decider) actor() Actor {
+	if d.Actor != "" {
+		return d.Actor
+	}
+	return ModeratorActor(d.ModeratorID)
+}
+
+// Approval is a decision to give an association its space.
+type Approval struct {
+	Decider
+	Limits quota.Limits
 	// Then runs in the approval's transaction with the new space: it enqueues provisioning and mail.
 	Then func(ctx context.Context, tx pgx.Tx, a Application, s Space) error
 }
@@ -98,7 +115,7 @@ type Approval struct {
 // gives ErrSlugTaken.
 func ApproveApplication(ctx context.Context, db DB, id int64, ap Approval) (Application, Space, error) {
 	var space Space
-	actor := ModeratorActor(ap.ModeratorID)
+	actor := ap.actor()
 	a, err := changeApplication(ctx, db, id, applicationChange{to: AppApproved, actor: actor, action: "application.approve",
 		check: func(cur Application) error {
 			if err := refuseIfClaimedByOther(ap.ModeratorID)(cur); err != nil {
@@ -128,13 +145,13 @@ func ApproveApplication(ctx context.Context, db DB, id int64, ap Approval) (Appl
 	return a, space, nil
 }
 
-// Rejection is a moderator's decision to refuse an application, with a reason picked from the
-// templates and an optional note added to it.
+// Rejection is a decision to refuse an application, with a reason picked from the templates and
+// an optional note added to it.
 type Rejection struct {
-	ModeratorID int64
-	ReasonID    int64
-	Note        string
-	Then        Then
+	Decider
+	ReasonID int64
+	Note     string
+	Then     Then
 }
 
 // RejectApplication refuses an open application. The reason's text in the applicant's language,
@@ -149,7 +166,7 @@ func RejectApplication(ctx context.Context, db DB, id int64, rj Rejection) (Appl
 		return Application{}, fmt.Errorf("reject application %d: note longer than %d characters", id, MaxMessageLength)
 	}
 	var text string
-	return changeApplication(ctx, db, id, applicationChange{to: AppRejected, actor: ModeratorActor(rj.ModeratorID),
+	return changeApplication(ctx, db, id, applicationChange{to: AppRejected, actor: rj.actor(),
 		action: "application.reject", detail: map[string]any{"reason_id": reason.ID, "reason": reason.Title},
 		check: func(cur Application) error {
 			text = reason.Body(cur.Locale)
@@ -161,21 +178,32 @@ func RejectApplication(ctx context.Context, db DB, id int64, rj Rejection) (Appl
 		sets: `, decision_reason = $3`, args: []any{&text}, then: rj.Then})
 }
 
+// Question is a request for more information sent to an applicant.
+type Question struct {
+	Decider
+	Text string
+	Then Then
+}
+
 // AskForInformation sends an open application back to its applicant with a question.
-func AskForInformation(ctx context.Context, db DB, id, moderatorID int64, question string, then Then) (Application, error) {
-	question = strings.TrimSpace(question)
+func AskForInformation(ctx context.Context, db DB, id int64, q Question) (Application, error) {
+	question := strings.TrimSpace(q.Text)
 	if question == "" || len([]rune(question)) > MaxMessageLength {
 		return Application{}, fmt.Errorf("ask for information on application %d: question must be 1 to %d characters", id, MaxMessageLength)
 	}
-	return changeApplication(ctx, db, id, applicationChange{to: AppNeedsInfo, actor: ModeratorActor(moderatorID),
-		action: "application.ask_info", check: refuseIfClaimedByOther(moderatorID),
+	var moderator *int64 // the message names its moderator; an operator's names none
+	if q.ModeratorID != 0 {
+		moderator = &q.ModeratorID
+	}
+	return changeApplication(ctx, db, id, applicationChange{to: AppNeedsInfo, actor: q.actor(),
+		action: "application.ask_info", check: refuseIfClaimedByOther(q.ModeratorID),
 		then: func(ctx context.Context, tx pgx.Tx, a Application) error {
 			if _, err := tx.Exec(ctx, `INSERT INTO application_messages (application_id, author, moderator_id, body)
-				VALUES ($1, 'moderator', $2, $3)`, id, moderatorID, question); err != nil {
+				VALUES ($1, 'moderator', $2, $3)`, id, moderator, question); err != nil {
 				return err
 			}
-			if then != nil {
-				return then(ctx, tx, a)
+			if q.Then != nil {
+				return q.Then(ctx, tx, a)
 			}
 			return nil
 		}})

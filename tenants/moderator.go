@@ -21,7 +21,30 @@ type Moderator struct {
 	DisplayName string     `json:"display_name"`
 	CreatedAt   time.Time  `json:"created_at"`
 	DisabledAt  *time.Time `json:"disabled_at,omitempty"`
+	// Role is what the moderator may do besides reviewing applications.
+	Role ModeratorRole `json:"role"`
 }
+
+// CanOperate tells whether the moderator may act on spaces (resize, suspend, resume, delete,
+// restore), not only look at them.
+func (m Moderator) CanOperate() bool { return m.Role == RoleOperator }
+
+// ModeratorRole is what a moderator may do in the web UI.
+type ModeratorRole string
+
+// The roles of moderators.
+const (
+	// RoleModerator reviews applications and sees spaces, read-only.
+	RoleModerator ModeratorRole = "moderator"
+	// RoleOperator also resizes, suspends, resumes, deletes and restores spaces.
+	RoleOperator ModeratorRole = "operator"
+)
+
+// ModeratorRoles lists the roles, the least powerful first.
+var ModeratorRoles = []ModeratorRole{RoleModerator, RoleOperator}
+
+// Valid tells whether r is one of the roles.
+func (r ModeratorRole) Valid() bool { return r == RoleModerator || r == RoleOperator }
 
 // Errors about moderator accounts.
 var (
@@ -33,16 +56,24 @@ var (
 // MinPasswordLength is the shortest password a moderator may have.
 const MinPasswordLength = 12
 
-const moderatorColumns = `id, email, display_name, created_at, disabled_at`
+const moderatorColumns = `id, email, display_name, created_at, disabled_at, role`
 
 func scanModerator(row pgx.Row) (Moderator, error) {
 	var m Moderator
-	err := row.Scan(&m.ID, &m.Email, &m.DisplayName, &m.CreatedAt, &m.DisabledAt)
+	err := row.Scan(&m.ID, &m.Email, &m.DisplayName, &m.CreatedAt, &m.DisabledAt, &m.Role)
 	return m, err
 }
 
-// CreateModerator adds a moderator account with an argon2id hash of password.
+// CreateModerator adds a moderator account (RoleModerator) with an argon2id hash of password.
 func CreateModerator(ctx context.Context, db DB, email, displayName, password string, actor Actor) (Moderator, error) {
+	return CreateModeratorWithRole(ctx, db, email, displayName, password, RoleModerator, actor)
+}
+
+// CreateModeratorWithRole adds a moderator account with role and an argon2id hash of password.
+func CreateModeratorWithRole(ctx context.Context, db DB, email, displayName, password string, role ModeratorRole, actor Actor) (Moderator, error) {
+	if !role.Valid() {
+		return Moderator{}, fmt.Errorf("create moderator: %w", &RoleError{Role: string(role)})
+	}
 	if len([]rune(password)) < MinPasswordLength {
 		return Moderator{}, ErrWeakPassword
 	}
@@ -52,8 +83,8 @@ func CreateModerator(ctx context.Context, db DB, email, displayName, password st
 	}
 	var out Moderator
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		m, err := scanModerator(tx.QueryRow(ctx, `INSERT INTO moderators (email, display_name, password_hash)
-			VALUES ($1, $2, $3) RETURNING `+moderatorColumns, strings.TrimSpace(email), displayName, hash))
+		m, err := scanModerator(tx.QueryRow(ctx, `INSERT INTO moderators (email, display_name, password_hash, role)
+			VALUES ($1, $2, $3, $4) RETURNING `+moderatorColumns, strings.TrimSpace(email), displayName, hash, string(role)))
 		if isUniqueViolation(err, "moderators_email_key") {
 			return ErrEmailTaken
 		}
@@ -62,7 +93,7 @@ func CreateModerator(ctx context.Context, db DB, email, displayName, password st
 		}
 		out = m
 		return RecordAudit(ctx, tx, AuditEntry{Actor: actor, Action: "moderator.create", SubjectType: "moderator", SubjectID: m.ID,
-			Detail: map[string]any{"email": m.Email}})
+			Detail: map[string]any{"email": m.Email, "role": string(m.Role)}})
 	})
 	if err != nil {
 		return Moderator{}, fmt.Errorf("create moderator: %w", err)
@@ -79,7 +110,7 @@ func AuthenticateModerator(ctx context.Context, db DB, email, password string) (
 	var m Moderator
 	var hash string
 	err := db.QueryRow(ctx, `SELECT `+moderatorColumns+`, password_hash FROM moderators
-		WHERE lower(email) = lower($1)`, strings.TrimSpace(email)).Scan(&m.ID, &m.Email, &m.DisplayName, &m.CreatedAt, &m.DisabledAt, &hash)
+		WHERE lower(email) = lower($1)`, strings.TrimSpace(email)).Scan(&m.ID, &m.Email, &m.DisplayName, &m.CreatedAt, &m.DisabledAt, &m.Role, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = VerifyPassword(dummyHash, password)
 		return Moderator{}, ErrBadCredentials
@@ -131,6 +162,45 @@ func DisableModerator(ctx context.Context, db DB, email string, actor Actor) (Mo
 		return Moderator{}, fmt.Errorf("disable moderator %s: %w", email, err)
 	}
 	return out, nil
+}
+
+// RoleError refuses a role that is not one of ModeratorRoles.
+type RoleError struct{ Role string }
+
+func (e *RoleError) Error() string {
+	return fmt.Sprintf("%q is not a moderator role; use %s or %s", e.Role, RoleModerator, RoleOperator)
+}
+
+// SetModeratorRole gives the moderator with email the role, recording the change
+// (moderator.role, from and to) in the audit log. It returns the moderator and the role they had;
+// giving a moderator the role they have changes and records nothing.
+func SetModeratorRole(ctx context.Context, db DB, email string, role ModeratorRole, actor Actor) (Moderator, ModeratorRole, error) {
+	if !role.Valid() {
+		return Moderator{}, "", fmt.Errorf("set moderator role: %w", &RoleError{Role: string(role)})
+	}
+	var out Moderator
+	var before ModeratorRole
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		cur, err := scanModerator(tx.QueryRow(ctx, `SELECT `+moderatorColumns+` FROM moderators
+			WHERE lower(email) = lower($1) FOR UPDATE`, strings.TrimSpace(email)))
+		if err != nil {
+			return notFound(err)
+		}
+		before, out = cur.Role, cur
+		if cur.Role == role {
+			return nil
+		}
+		if out, err = scanModerator(tx.QueryRow(ctx, `UPDATE moderators SET role = $2 WHERE id = $1 RETURNING `+moderatorColumns,
+			cur.ID, string(role))); err != nil {
+			return err
+		}
+		return RecordAudit(ctx, tx, AuditEntry{Actor: actor, Action: "moderator.role", SubjectType: "moderator", SubjectID: cur.ID,
+			Detail: map[string]any{"from": string(cur.Role), "to": string(role)}})
+	})
+	if err != nil {
+		return Moderator{}, "", fmt.Errorf("set role of moderator %s: %w", email, err)
+	}
+	return out, before, nil
 }
 
 // SetModeratorPassword replaces a moderator's password.

@@ -72,7 +72,7 @@ func TestPasswordHashing(t *testing.T) {
 func TestAPITokens(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := pgtest.New(t)
-	tok, secret, err := tenants.CreateAPIToken(ctx, pool, "ci", tenants.ActorSystem)
+	tok, secret, err := tenants.CreateAPIToken(ctx, pool, tenants.NewAPIToken{Name: "ci", Scope: tenants.ScopeOperator}, tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,5 +98,79 @@ func TestAPITokens(t *testing.T) {
 	}
 	if _, err := tenants.AuthenticateAPIToken(ctx, pool, secret); !errors.Is(err, tenants.ErrBadToken) {
 		t.Fatalf("revoked token accepted: %v", err)
+	}
+}
+
+func TestModeratorRoles(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := pgtest.New(t)
+	m, err := tenants.CreateModerator(ctx, pool, "alex@example.org", "Alex", "correct horse battery", tenants.ActorSystem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Role != tenants.RoleModerator || m.CanOperate() {
+		t.Fatalf("a new moderator: role %q, can operate %v; want a plain moderator", m.Role, m.CanOperate())
+	}
+	op, err := tenants.CreateModeratorWithRole(ctx, pool, "sam@example.org", "Sam", "correct horse battery", tenants.RoleOperator, tenants.ActorSystem)
+	if err != nil || op.Role != tenants.RoleOperator || !op.CanOperate() {
+		t.Fatalf("create an operator: %+v, %v", op, err)
+	}
+	var roleErr *tenants.RoleError
+	if _, err := tenants.CreateModeratorWithRole(ctx, pool, "kim@example.org", "Kim", "correct horse battery", "admin", tenants.ActorSystem); !errors.As(err, &roleErr) {
+		t.Fatalf("create with role admin: err = %v, want a RoleError", err)
+	}
+
+	// Promoted: the role is read at login and by every session, so it applies at the next request.
+	got, before, err := tenants.SetModeratorRole(ctx, pool, " ALEX@example.org", tenants.RoleOperator, tenants.Actor("cli:camille"))
+	if err != nil || before != tenants.RoleModerator || got.Role != tenants.RoleOperator || got.ID != m.ID {
+		t.Fatalf("promote: %+v (before %q), %v", got, before, err)
+	}
+	secret, _, err := tenants.CreateSession(ctx, pool, m.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := tenants.SessionModerator(ctx, pool, secret); err != nil || !s.CanOperate() {
+		t.Fatalf("session after promotion: %+v, %v", s, err)
+	}
+	if a, err := tenants.AuthenticateModerator(ctx, pool, "alex@example.org", "correct horse battery"); err != nil || a.Role != tenants.RoleOperator {
+		t.Fatalf("login after promotion: %+v, %v", a, err)
+	}
+	// The same role again changes and records nothing.
+	if _, before, err := tenants.SetModeratorRole(ctx, pool, "alex@example.org", tenants.RoleOperator, tenants.ActorSystem); err != nil || before != tenants.RoleOperator {
+		t.Fatalf("same role: before %q, %v", before, err)
+	}
+	// Back to read-only on spaces, seen by the live session at once.
+	if _, _, err := tenants.SetModeratorRole(ctx, pool, "alex@example.org", tenants.RoleModerator, tenants.ActorSystem); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := tenants.SessionModerator(ctx, pool, secret); err != nil || s.CanOperate() || s.Role != tenants.RoleModerator {
+		t.Fatalf("session after demotion: %+v, %v", s, err)
+	}
+	if _, _, err := tenants.SetModeratorRole(ctx, pool, "alex@example.org", "root", tenants.ActorSystem); !errors.As(err, &roleErr) {
+		t.Fatalf("role root: err = %v, want a RoleError", err)
+	}
+	if _, _, err := tenants.SetModeratorRole(ctx, pool, "nobody@example.org", tenants.RoleOperator, tenants.ActorSystem); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("unknown email: err = %v, want ErrNotFound", err)
+	}
+
+	trail, err := tenants.AuditTrail(ctx, pool, "moderator", m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	for _, e := range trail {
+		if e.Action == "moderator.role" {
+			roles = append(roles, string(e.Actor)+" "+e.Detail["from"].(string)+"→"+e.Detail["to"].(string))
+		}
+	}
+	if strings.Join(roles, ", ") != "cli:camille moderator→operator, system operator→moderator" {
+		t.Errorf("role changes in the audit log: %q", roles)
+	}
+	if trail[0].Action != "moderator.create" || trail[0].Detail["role"] != "moderator" {
+		t.Errorf("creation entry: %+v", trail[0])
+	}
+	list, err := tenants.ListModerators(ctx, pool)
+	if err != nil || len(list) != 2 || list[0].Role != tenants.RoleModerator || list[1].Role != tenants.RoleOperator {
+		t.Errorf("list: %+v, %v", list, err)
 	}
 }

@@ -48,7 +48,8 @@ func CreateSession(ctx context.Context, db DB, moderatorID int64, userAgent stri
 	return secret, expires, nil
 }
 
-// SessionModerator returns the enabled moderator a live session belongs to and notes its use.
+// SessionModerator returns the enabled moderator a live session belongs to, with their role as it
+// is now (a change of role applies at the next request), and notes its use.
 func SessionModerator(ctx context.Context, db DB, secret string) (Moderator, error) {
 	if len(secret) < len(sessionPrefix) || secret[:len(sessionPrefix)] != sessionPrefix {
 		return Moderator{}, ErrNoSession
@@ -57,7 +58,7 @@ func SessionModerator(ctx context.Context, db DB, secret string) (Moderator, err
 		FROM moderators m
 		WHERE s.id_hash = $1 AND m.id = s.moderator_id AND m.disabled_at IS NULL
 			AND s.expires_at > now() AND s.last_seen_at > now() - $2::interval
-		RETURNING m.id, m.email, m.display_name, m.created_at, m.disabled_at`, HashSecret(secret), SessionIdle.String()))
+		RETURNING m.id, m.email, m.display_name, m.created_at, m.disabled_at, m.role`, HashSecret(secret), SessionIdle.String()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Moderator{}, ErrNoSession
 	}

@@ -14,7 +14,11 @@ import (
 // SpaceState is where a space is in its life.
 //
 //	queued → provisioning → active ⇄ suspended → deleting → deleted
-//	any step of provisioning or deleting can end in failed; failed is retried back to queued.
+//	any step of provisioning can end in failed; failed is retried back to queued.
+//
+// deleting is a soft deletion: the space is stopped, its data kept until DeleteAfter, and a
+// restore before then brings it back to the state it had (RestoreState). After it, the purge
+// removes everything and the space is deleted, its personal data gone.
 type SpaceState string
 
 // The states of a space.
@@ -44,8 +48,9 @@ var spaceTransitions = map[SpaceState]map[SpaceState]transitionKind{
 	SpaceActive:       {SpaceSuspended: decision, SpaceDeleting: decision, SpaceFailed: progress},
 	SpaceSuspended:    {SpaceActive: decision, SpaceDeleting: decision, SpaceFailed: progress},
 	SpaceFailed:       {SpaceQueued: decision, SpaceDeleting: decision},
-	SpaceDeleting:     {SpaceDeleted: progress, SpaceFailed: progress},
-	SpaceDeleted:      {},
+	// Restoring a deleting space is a decision back to the state it had.
+	SpaceDeleting: {SpaceDeleted: progress, SpaceQueued: decision, SpaceActive: decision, SpaceSuspended: decision, SpaceFailed: decision},
+	SpaceDeleted:  {},
 }
 
 // SpaceStates lists every state, in the order of a space's life.
@@ -92,6 +97,15 @@ type Space struct {
 	CreatedAt          time.Time    `json:"created_at"`
 	UpdatedAt          time.Time    `json:"updated_at"`
 	StateChangedAt     time.Time    `json:"state_changed_at"`
+	// SuspendReason is why an operator suspended the space (kept while it is deleting).
+	SuspendReason string `json:"suspend_reason,omitempty"`
+	// DeleteReason, DeleteAfter and RestoreState describe a deleting space: why, when it will be
+	// purged, and the state a restore brings it back to.
+	DeleteReason string     `json:"delete_reason,omitempty"`
+	DeleteAfter  *time.Time `json:"delete_after,omitempty"`
+	RestoreState SpaceState `json:"restore_state,omitempty"`
+	// PurgedAt is when a deleted space's data and personal data were removed.
+	PurgedAt *time.Time `json:"purged_at,omitempty"`
 }
 
 // NewSpace is what approving an application decides about its space.
@@ -104,13 +118,15 @@ type NewSpace struct {
 }
 
 const spaceColumns = `id, slug, association_name, contact_email, locale, state, coalesce(failure_reason, ''),
-	storage_limit_bytes, account_limit, generation, observed_generation, conditions, created_at, updated_at, state_changed_at`
+	storage_limit_bytes, account_limit, generation, observed_generation, conditions, created_at, updated_at, state_changed_at,
+	coalesce(suspend_reason, ''), coalesce(delete_reason, ''), delete_after, coalesce(restore_state, ''), purged_at`
 
 func scanSpace(row pgx.Row) (Space, error) {
 	var s Space
 	err := row.Scan(&s.ID, &s.Slug, &s.AssociationName, &s.ContactEmail, &s.Locale, &s.State, &s.FailureReason,
 		&s.Limits.StorageBytes, &s.Limits.Accounts, &s.Generation, &s.ObservedGeneration, &s.Conditions,
-		&s.CreatedAt, &s.UpdatedAt, &s.StateChangedAt)
+		&s.CreatedAt, &s.UpdatedAt, &s.StateChangedAt,
+		&s.SuspendReason, &s.DeleteReason, &s.DeleteAfter, &s.RestoreState, &s.PurgedAt)
 	if s.Conditions == nil {
 		s.Conditions = []Condition{}
 	}
@@ -173,6 +189,8 @@ type SpaceFilter struct {
 	States  []SpaceState
 	AfterID int64 // keyset pagination: spaces with a larger id
 	Limit   int   // at most this many (default 100, at most 1000)
+	// QuotaLevels keeps the spaces at any of these levels (space_filter.go).
+	QuotaLevels []QuotaLevel
 }
 
 // ListSpaces lists spaces by ascending id.
@@ -185,8 +203,8 @@ func ListSpaces(ctx context.Context, db DB, f SpaceFilter) ([]Space, error) {
 		states[i] = string(s)
 	}
 	rows, err := db.Query(ctx, `SELECT `+spaceColumns+` FROM spaces
-		WHERE id > $1 AND (cardinality($2::text[]) = 0 OR state = ANY($2))
-		ORDER BY id LIMIT $3`, f.AfterID, states, f.Limit)
+		WHERE id > $1 AND (cardinality($2::text[]) = 0 OR state = ANY($2)) AND `+quotaLevelCondition+`
+		ORDER BY id LIMIT $3`, f.AfterID, states, f.Limit, quotaLevelNames(f.QuotaLevels))
 	if err != nil {
 		return nil, fmt.Errorf("list spaces: %w", err)
 	}
@@ -205,6 +223,8 @@ type Transition struct {
 	Reason string // why; kept as the failure reason when To is failed
 	// From, when set, makes the move conditional: it happens only from one of these states.
 	From []SpaceState
+	// DeleteAfter is when a space moving to deleting is purged (required for that move).
+	DeleteAfter time.Time
 }
 
 // TransitionSpace moves a space along its state machine, bumping its generation for decisions,
@@ -223,6 +243,12 @@ func TransitionSpace(ctx context.Context, db DB, id int64, t Transition) (Space,
 		if !ok {
 			return fmt.Errorf("%w: %s → %s", ErrInvalidTransition, cur.State, t.To)
 		}
+		if cur.State == SpaceDeleting && t.To != SpaceDeleted && t.To != cur.RestoreState {
+			return fmt.Errorf("%w: a deleting space is restored to the state it had (%s), not %s", ErrInvalidTransition, cur.RestoreState, t.To)
+		}
+		if t.To == SpaceDeleting && t.DeleteAfter.IsZero() {
+			return fmt.Errorf("%w: a deletion needs the end of its grace period", ErrInvalidTransition)
+		}
 		bump := int64(0)
 		if kind == decision {
 			bump = 1
@@ -231,10 +257,25 @@ func TransitionSpace(ctx context.Context, db DB, id int64, t Transition) (Space,
 		if t.To == SpaceFailed {
 			reason = t.Reason
 		}
+		var deleteAfter *time.Time
+		restore := ""
+		if t.To == SpaceDeleting {
+			deleteAfter, restore = &t.DeleteAfter, string(restoreStateOf(cur.State))
+		}
+		// The columns that describe a state go with it: a suspension's reason stays while the
+		// space is suspended or deleting; a deletion's while it is deleting.
 		out, err = scanSpace(tx.QueryRow(ctx, `
-			UPDATE spaces SET state = $2, failure_reason = NULLIF($3, ''), generation = generation + $4,
-				updated_at = now(), state_changed_at = now()
-			WHERE id = $1 RETURNING `+spaceColumns, id, t.To, reason, bump))
+			UPDATE spaces SET state = $2, generation = generation + $4,
+				updated_at = now(), state_changed_at = now(),
+				failure_reason = CASE WHEN $2 = 'deleting' OR state = 'deleting' AND $2 = 'failed' THEN failure_reason
+					ELSE NULLIF($3, '') END,
+				suspend_reason = CASE WHEN $2 = 'suspended' AND state = 'deleting' THEN suspend_reason
+					WHEN $2 = 'suspended' THEN NULLIF($5, '')
+					WHEN $2 IN ('deleting', 'deleted') THEN suspend_reason END,
+				delete_reason = CASE WHEN $2 = 'deleting' THEN NULLIF($5, '') WHEN $2 = 'deleted' THEN delete_reason END,
+				delete_after = $6, restore_state = NULLIF($7, ''),
+				purged_at = CASE WHEN $2 = 'deleted' THEN now() END
+			WHERE id = $1 RETURNING `+spaceColumns, id, t.To, reason, bump, t.Reason, deleteAfter, restore))
 		if err != nil {
 			return err
 		}
@@ -251,35 +292,6 @@ func TransitionSpace(ctx context.Context, db DB, id int64, t Transition) (Space,
 	})
 	if err != nil {
 		return Space{}, fmt.Errorf("move space %d to %s: %w", id, t.To, err)
-	}
-	return out, nil
-}
-
-// SetSpaceLimits changes a space's limits (a decision: the generation goes up) and audits it.
-func SetSpaceLimits(ctx context.Context, db DB, id int64, l quota.Limits, actor Actor) (Space, error) {
-	if err := l.Validate(); err != nil {
-		return Space{}, fmt.Errorf("resize space %d: %w", id, err)
-	}
-	var out Space
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		cur, err := scanSpace(tx.QueryRow(ctx, `SELECT `+spaceColumns+` FROM spaces WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return notFound(err)
-		}
-		if cur.State == SpaceDeleting || cur.State == SpaceDeleted {
-			return fmt.Errorf("%w: space is %s", ErrInvalidTransition, cur.State)
-		}
-		out, err = scanSpace(tx.QueryRow(ctx, `
-			UPDATE spaces SET storage_limit_bytes = $2, account_limit = $3, generation = generation + 1, updated_at = now()
-			WHERE id = $1 RETURNING `+spaceColumns, id, l.StorageBytes, l.Accounts))
-		if err != nil {
-			return err
-		}
-		return RecordAudit(ctx, tx, AuditEntry{Actor: actor, Action: "space.resize", SubjectType: "space", SubjectID: id,
-			Detail: map[string]any{"from": cur.Limits, "to": l}})
-	})
-	if err != nil {
-		return Space{}, fmt.Errorf("resize space %d: %w", id, err)
 	}
 	return out, nil
 }
@@ -326,6 +338,15 @@ func MergeConditions(current, updates []Condition, now time.Time) []Condition {
 		}
 	}
 	return out
+}
+
+// restoreStateOf is the state a space deleted while in state s comes back to: a space deleted
+// while its provisioning ran starts again from the queue.
+func restoreStateOf(s SpaceState) SpaceState {
+	if s == SpaceProvisioning {
+		return SpaceQueued
+	}
+	return s
 }
 
 func containsState(list []SpaceState, s SpaceState) bool {

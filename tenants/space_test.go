@@ -47,7 +47,7 @@ func TestSpaceLifecycle(t *testing.T) {
 		{tenants.SpaceDeleted, tenants.ActorReconciler, 4},
 	}
 	for _, st := range steps {
-		got, err := tenants.TransitionSpace(ctx, pool, s.ID, tenants.Transition{To: st.to, Actor: st.actor})
+		got, err := tenants.TransitionSpace(ctx, pool, s.ID, tenants.Transition{To: st.to, Actor: st.actor, DeleteAfter: time.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatalf("→ %s: %v", st.to, err)
 		}
@@ -94,19 +94,6 @@ func TestSpaceFailureAndConditionalTransition(t *testing.T) {
 	}
 	if _, err := tenants.GetSpace(ctx, pool, 999999); !errors.Is(err, tenants.ErrNotFound) {
 		t.Fatalf("GetSpace(missing) err = %v, want ErrNotFound", err)
-	}
-}
-
-func TestSetSpaceLimits(t *testing.T) {
-	ctx := context.Background()
-	pool, _ := pgtest.New(t)
-	s := newSpace(t, pool, "grandir")
-	got, err := tenants.SetSpaceLimits(ctx, pool, s.ID, quota.Limits{StorageBytes: 80 * quota.GB, Accounts: 60}, tenants.TokenActor(1))
-	if err != nil || got.Limits.StorageBytes != 80*quota.GB || got.Limits.Accounts != 60 || got.Generation != 2 {
-		t.Fatalf("resize: %+v, %v", got, err)
-	}
-	if _, err := tenants.SetSpaceLimits(ctx, pool, s.ID, quota.Limits{}, tenants.TokenActor(1)); err == nil {
-		t.Fatal("zero limits accepted")
 	}
 }
 

@@ -22,6 +22,8 @@ type APIToken struct {
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 	// Scope is what the token may do: ScopeRead or ScopeOperator.
 	Scope TokenScope `json:"scope"`
+	// ExpiresAt is when the token stops working; nil: never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // TokenScope is what an API token may do.
@@ -35,11 +37,48 @@ const (
 	ScopeOperator TokenScope = "operator"
 )
 
+// Valid tells whether s is one of the scopes.
+func (s TokenScope) Valid() bool { return s == ScopeRead || s == ScopeOperator }
+
 // CanOperate tells whether the token may change things.
 func (t APIToken) CanOperate() bool { return t.Scope == ScopeOperator }
 
+// The states of a token as State reports them.
+const (
+	TokenActive  = "active"
+	TokenRevoked = "revoked"
+	TokenExpired = "expired"
+)
+
+// State is TokenActive, TokenRevoked or TokenExpired at now; revoked wins over expired.
+func (t APIToken) State(now time.Time) string {
+	switch {
+	case t.RevokedAt != nil:
+		return TokenRevoked
+	case t.ExpiresAt != nil && !t.ExpiresAt.After(now):
+		return TokenExpired
+	}
+	return TokenActive
+}
+
 // ErrBadToken is returned for a token that is unknown, malformed or revoked.
 var ErrBadToken = errors.New("invalid or revoked API token")
+
+// ErrTokenExpired is returned for a live token past its expiry. The error returned is a
+// *TokenExpiredError, which says when.
+var ErrTokenExpired = errors.New("API token expired")
+
+// TokenExpiredError is a token refused because it expired; errors.Is(err, ErrTokenExpired) holds.
+type TokenExpiredError struct {
+	ExpiredAt time.Time
+}
+
+func (e *TokenExpiredError) Error() string {
+	return "the token expired on " + e.ExpiredAt.UTC().Format("2006-01-02 15:04 MST")
+}
+
+// Is makes a TokenExpiredError match ErrTokenExpired.
+func (e *TokenExpiredError) Is(target error) bool { return target == ErrTokenExpired }
 
 // tokenPrefix marks our tokens so that secret scanners and people recognise them.
 const tokenPrefix = "spt_"
@@ -60,18 +99,57 @@ func HashSecret(secret string) []byte {
 	return h[:]
 }
 
-// CreateAPIToken makes a new operator token; the returned secret is shown once and never stored.
-func CreateAPIToken(ctx context.Context, db DB, name string, actor Actor) (APIToken, string, error) {
+// NewAPIToken is what CreateAPIToken needs: a name people recognise in the audit log, a scope
+// (none is assumed) and, optionally, when the token stops working.
+type NewAPIToken struct {
+	Name      string
+	Scope     TokenScope
+	ExpiresAt *time.Time // nil: never expires
+}
+
+// tokenColumns are the columns scanToken reads, in its order.
+const tokenColumns = `id, name, scope, created_at, last_used_at, expires_at, revoked_at`
+
+func scanToken(row pgx.Row) (APIToken, error) {
+	var t APIToken
+	var scope string
+	err := row.Scan(&t.ID, &t.Name, &scope, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt, &t.RevokedAt)
+	t.Scope = TokenScope(scope)
+	return t, err
+}
+
+// tokenAudit is the detail of a token's audit entries: its name, scope and expiry (null: never),
+// so that the log says what the token could do without reading the table.
+func tokenAudit(t APIToken) map[string]any {
+	var expires any
+	if t.ExpiresAt != nil {
+		expires = t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return map[string]any{"name": t.Name, "scope": string(t.Scope), "expires_at": expires}
+}
+
+// CreateAPIToken makes a new token; the returned secret is shown once and never stored.
+func CreateAPIToken(ctx context.Context, db DB, n NewAPIToken, actor Actor) (APIToken, string, error) {
+	if strings.TrimSpace(n.Name) == "" {
+		return APIToken{}, "", errors.New("create API token: the name is empty")
+	}
+	if !n.Scope.Valid() {
+		return APIToken{}, "", fmt.Errorf("create API token: scope %q is not %s or %s", n.Scope, ScopeRead, ScopeOperator)
+	}
+	if n.ExpiresAt != nil && !n.ExpiresAt.After(time.Now()) {
+		return APIToken{}, "", fmt.Errorf("create API token: expiry %s is not in the future", n.ExpiresAt.Format(time.RFC3339))
+	}
 	secret := NewSecret(tokenPrefix)
 	var t APIToken
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2) RETURNING id, name, created_at`,
-			name, HashSecret(secret)).Scan(&t.ID, &t.Name, &t.CreatedAt)
+		var err error
+		t, err = scanToken(tx.QueryRow(ctx, `INSERT INTO api_tokens (name, token_hash, scope, expires_at) VALUES ($1, $2, $3, $4)
+			RETURNING `+tokenColumns, n.Name, HashSecret(secret), string(n.Scope), n.ExpiresAt))
 		if err != nil {
 			return err
 		}
 		return RecordAudit(ctx, tx, AuditEntry{Actor: actor, Action: "token.create", SubjectType: "token", SubjectID: t.ID,
-			Detail: map[string]any{"name": name}})
+			Detail: tokenAudit(t)})
 	})
 	if err != nil {
 		return APIToken{}, "", fmt.Errorf("create API token: %w", err)
@@ -79,18 +157,27 @@ func CreateAPIToken(ctx context.Context, db DB, name string, actor Actor) (APITo
 	return t, secret, nil
 }
 
-// AuthenticateAPIToken returns the live token matching secret and notes its use.
+// AuthenticateAPIToken returns the live token matching secret and notes its use. A token that is
+// unknown or revoked is ErrBadToken; one past its expiry a *TokenExpiredError.
 func AuthenticateAPIToken(ctx context.Context, db DB, secret string) (APIToken, error) {
 	if !strings.HasPrefix(secret, tokenPrefix) {
 		return APIToken{}, ErrBadToken
 	}
-	var t APIToken
-	err := db.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now()
-		WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, name, created_at, last_used_at`,
-		HashSecret(secret)).Scan(&t.ID, &t.Name, &t.CreatedAt, &t.LastUsedAt)
-	t.Scope = ScopeOperator
+	hash := HashSecret(secret)
+	t, err := scanToken(db.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now()
+		WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+		RETURNING `+tokenColumns, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return APIToken{}, ErrBadToken
+		var expired time.Time
+		err := db.QueryRow(ctx, `SELECT expires_at FROM api_tokens
+			WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at <= now()`, hash).Scan(&expired)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return APIToken{}, ErrBadToken
+		}
+		if err != nil {
+			return APIToken{}, fmt.Errorf("authenticate API token: %w", err)
+		}
+		return APIToken{}, &TokenExpiredError{ExpiredAt: expired}
 	}
 	if err != nil {
 		return APIToken{}, fmt.Errorf("authenticate API token: %w", err)
@@ -98,16 +185,40 @@ func AuthenticateAPIToken(ctx context.Context, db DB, secret string) (APIToken, 
 	return t, nil
 }
 
-// RevokeAPIToken stops a token from working.
+// ListAPITokens lists every token, revoked and expired ones included, oldest first.
+func ListAPITokens(ctx context.Context, db DB) ([]APIToken, error) {
+	rows, err := db.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list API tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []APIToken
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list API tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list API tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeAPIToken stops a token from working. Revoking a revoked token keeps its first revocation
+// time and is recorded again.
 func RevokeAPIToken(ctx context.Context, db DB, id int64, actor Actor) error {
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+		t, err := scanToken(tx.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1
+			RETURNING `+tokenColumns, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("revoke API token %d: %w", id, ErrNotFound)
+		}
 		if err != nil {
 			return fmt.Errorf("revoke API token %d: %w", id, err)
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("revoke API token %d: %w", id, ErrNotFound)
-		}
-		return RecordAudit(ctx, tx, AuditEntry{Actor: actor, Action: "token.revoke", SubjectType: "token", SubjectID: id})
+		return RecordAudit(ctx, tx, AuditEntry{Actor: actor, Action: "token.revoke", SubjectType: "token", SubjectID: id,
+			Detail: tokenAudit(t)})
 	})
 }

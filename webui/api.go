@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/assospaces/spaces/tenants"
@@ -55,7 +57,9 @@ func apiToken(ctx context.Context) tenants.APIToken {
 // apiActor is who acts in the audit log for this request.
 func apiActor(ctx context.Context) tenants.Actor { return tenants.TokenActor(apiToken(ctx).ID) }
 
-// requireToken lets through requests carrying `Authorization: Bearer <live API token>`.
+// requireToken lets through requests carrying `Authorization: Bearer <live API token>`: 401
+// unauthorized without one, invalid_token for a token unknown or revoked, token_expired for one
+// past its expiry.
 func (h *handler) requireToken(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -65,6 +69,12 @@ func (h *handler) requireToken(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		t, err := tenants.AuthenticateAPIToken(r.Context(), h.Pool, strings.TrimSpace(secret))
+		var expired *tenants.TokenExpiredError
+		if errors.As(err, &expired) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="spaces", error="invalid_token", error_description="the token expired"`)
+			h.apiFail(w, r, http.StatusUnauthorized, "token_expired", "", expired.Error()+"; ask for a new one (spaces token create NAME --expires 90d)")
+			return
+		}
 		if errors.Is(err, tenants.ErrBadToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="spaces", error="invalid_token"`)
 			h.apiFail(w, r, http.StatusUnauthorized, "invalid_token", "", "the token is unknown or revoked")
@@ -93,4 +103,49 @@ func (h *handler) requireOperatorToken(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	})
+}
+
+// apiDecodeBody reads a request's JSON body into dst: one object with the fields of dst, or no
+// body at all (an empty object). On a malformed body, an unknown field or a field of the wrong
+// type it answers 400 invalid_body, naming the field when there is one and saying what the body
+// should be (body, e.g. `{"reason": "…"}`), and returns false.
+func (h *handler) apiDecodeBody(w http.ResponseWriter, r *http.Request, dst any, body string) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if errors.Is(err, io.EOF) {
+		return true
+	}
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		h.apiFail(w, r, http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than "+strconv.Itoa(maxFormBytes>>10)+" KiB")
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		h.apiFail(w, r, http.StatusBadRequest, "invalid_body", typeErr.Field,
+			typeErr.Field+" must be a JSON "+jsonKind(typeErr.Type.Kind().String())+"; the body is "+body)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		h.apiFail(w, r, http.StatusBadRequest, "invalid_body", name, "unknown field "+strconv.Quote(name)+"; the body is "+body)
+	default:
+		h.apiFail(w, r, http.StatusBadRequest, "invalid_body", "", "the body is not a JSON object ("+err.Error()+"); it is "+body)
+	}
+	return false
+}
+
+// jsonKind names a Go kind as JSON does.
+func jsonKind(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "number"
+	case kind == "bool":
+		return "boolean (true or false)"
+	}
+	return kind
 }

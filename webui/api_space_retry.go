@@ -11,16 +11,11 @@ import (
 // apiSpaceRetry is POST /api/v1/spaces/{slug}/retry: a failed space goes back to queued and its
 // provisioning is enqueued, audited as the token's decision. Only failed spaces can be retried.
 func (h *handler) apiSpaceRetry(w http.ResponseWriter, r *http.Request) {
-	slug := r.PathValue("slug")
-	s, err := tenants.GetSpaceBySlug(r.Context(), h.Pool, slug)
-	if errors.Is(err, tenants.ErrNotFound) {
-		h.apiFail(w, r, http.StatusNotFound, "not_found", "slug", "no space "+slug)
+	s, ok := h.apiSpaceBySlug(w, r)
+	if !ok {
 		return
 	}
-	if err != nil {
-		h.apiInternal(w, r, err)
-		return
-	}
+	slug := s.Slug
 	if s.State != tenants.SpaceFailed {
 		h.apiFail(w, r, http.StatusConflict, "invalid_state", "",
 			"space "+slug+" is "+string(s.State)+"; only a failed space can be retried")

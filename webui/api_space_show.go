@@ -98,7 +98,7 @@ func (h *handler) queueStatus(ctx context.Context, s tenants.Space) (*tenants.Qu
 func (h *handler) apiSpaceShow(w http.ResponseWriter, r *http.Request) {
 	v, err := h.spaceView(r, r.PathValue("slug"))
 	if errors.Is(err, tenants.ErrNotFound) {
-		h.apiFail(w, r, http.StatusNotFound, "not_found", "slug", "no space "+r.PathValue("slug"))
+		h.apiFail(w, r, http.StatusNotFound, "not_found", "slug", "no space named "+r.PathValue("slug"))
 		return
 	}
 	if err != nil {

@@ -8,8 +8,9 @@ import (
 )
 
 // apiSpaceList is GET /api/v1/spaces: spaces by ascending id with their usage, filtered by
-// ?state= (repeatable), paged with ?after=<last id> and ?limit= (at most 1000). next_after is 0
-// on the last page.
+// ?state= and ?level= (each repeatable; level near: storage at a warning level or accounts at
+// 80 % of the limit; over: storage full or more accounts than the limit; see tenants.QuotaLevel),
+// paged with ?after=<last id> and ?limit= (at most 1000). next_after is 0 on the last page.
 func (h *handler) apiSpaceList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f tenants.SpaceFilter
@@ -21,6 +22,15 @@ func (h *handler) apiSpaceList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.States = append(f.States, st)
+	}
+	for _, l := range q["level"] {
+		level := tenants.QuotaLevel(l)
+		if !level.Valid() {
+			h.apiFail(w, r, http.StatusBadRequest, "invalid_parameter", "level",
+				"unknown level "+strconv.Quote(l)+"; levels are near (storage past 80 % or accounts at 80 % of the limit) and over (storage full or accounts over the limit)")
+			return
+		}
+		f.QuotaLevels = append(f.QuotaLevels, level)
 	}
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -43,7 +43,7 @@ func apiErrorOf(body map[string]any) (code, field string) {
 func TestAPISpaces(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
 	ctx := context.Background()
-	tok, secret, err := tenants.CreateAPIToken(ctx, e.pool, "ops", tenants.ActorSystem)
+	tok, secret, err := tenants.CreateAPIToken(ctx, e.pool, tenants.NewAPIToken{Name: "ops", Scope: tenants.ScopeOperator}, tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,8 +188,21 @@ func (p page) auditSentence(e tenants.AuditEntry) (string, []string) {
 		from, okF := detailLimits(e.Detail["from"])
 		to, okT := detailLimits(e.Detail["to"])
 		if okF && okT {
+			if forced, _ := e.Detail["forced"].(bool); forced {
+				return p.T("audit.line.space.resize.forced", "actor", actorMark, "from", p.limitsText(from), "to", p.limitsText(to)),
+					[]string{"from", "to", "forced"}
+			}
 			return p.T("audit.line.space.resize.limits", "actor", actorMark, "from", p.limitsText(from), "to", p.limitsText(to)),
 				[]string{"from", "to"}
+		}
+	case "space.suspended", "space.deleting":
+		// The reason the association was told, said as the application's rejection says its own.
+		if r, ok := e.Detail["reason"].(string); ok && r != "" {
+			return p.T("audit.line."+action+".reason", "actor", actorMark, "reason", r), []string{"reason"}
+		}
+	case "space.restore":
+		if e.ToState != "" {
+			return p.T("audit.line.space.restore.to", "actor", actorMark, "state", p.stateName("space", e.ToState)), nil
 		}
 	}
 	if _, ok := catalog["audit.line."+action]; ok {
@@ -282,7 +295,9 @@ type historyItem struct {
 }
 
 // applicantHidden are the actions the applicant's history leaves out: moderators' bookkeeping.
-var applicantHidden = map[string]bool{"application.claim": true, "application.release": true}
+// An archive of the space is the operators' work for the association, which hears of it from them.
+var applicantHidden = map[string]bool{"application.claim": true, "application.release": true,
+	"space.export": true, "space.export_download": true}
 
 // applicantLine words an audit entry for the applicant: what happened to the application or the
 // space, never who in the team did it nor the internal reason of a failure. False for an entry

@@ -2,6 +2,8 @@ package webui
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -292,5 +294,236 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 	)
 	if s := text("table.near tbody tr:first-child th"); !strings.HasPrefix(s, "Chorale du Marais") {
 		t.Errorf("first near its limits: %q", s)
+	}
+}
+
+// TestBrowserSpacesOperator is an operator's path through the spaces pages in headless Chromium:
+// log in, open the spaces page, filter it, open a space near its limit, meet a refused resize
+// and resize it, suspend it with a reason, resume it, delete it and restore it, reading what the
+// page says after each step. Screenshots go where TestBrowserApplyAndModerate's do.
+func TestBrowserSpacesOperator(t *testing.T) {
+	exec := chromiumPath(t)
+	e := newTestEnv(t, envOptions{})
+	bg := context.Background()
+	oc, _ := e.addOperator("sam@example.org", "Sam Martin")
+	form := validForm(1)
+	form.Set("association_name", "Les Jardins Partagés de Belleville")
+	form.Set("slug", "jardins-belleville")
+	form.Set("contact_email", "camille@jardins.example")
+	resp, body := e.post(e.newClient(), "/apply", form)
+	mustStatus(t, resp, body, http.StatusSeeOther)
+	appID := e.appID("jardins-belleville")
+	resp, body = e.post(oc, "/moderation/applications/"+appID+"/approve", url.Values{})
+	mustStatus(t, resp, body, http.StatusSeeOther)
+	var spaceID int64
+	if err := e.pool.QueryRow(bg, `SELECT space_id FROM applications WHERE id = $1`, appID).Scan(&spaceID); err != nil {
+		t.Fatal(err)
+	}
+	e.moveSpace(spaceID, "", tenants.SpaceProvisioning, tenants.SpaceActive)
+	now := time.Now()
+	e.measureHistory(spaceID, quota.DefaultLimits.StorageBytes, 90, 34*quota.GB, 12, now)
+	e.observeUsage(spaceID, now,
+		tenants.Condition{Type: "Healthy", Status: "True", Reason: "AllocationHealthy", Message: "allocation 4f2a1b9c at 10.0.3.12:23456"},
+		tenants.Condition{Type: "Drifted", Status: "False", Reason: "InSync", Message: "job space-jardins-belleville runs the jobspec of generation 1"},
+		tenants.Condition{Type: "StorageWithinLimit", Status: "True", Reason: "Above80Percent", Message: "34 GB of 40 GB used (85 %)"},
+		tenants.Condition{Type: "AccountsWithinLimit", Status: "True", Reason: "WithinLimit", Message: "12 of 50 accounts enabled (1 disabled)"})
+	for _, f := range []spaceFixture{
+		{"chorale-du-marais", "Chorale du Marais", tenants.SpaceActive, 41 * quota.GB, 23},
+		{"repair-cafe-nantes", "Repair Café de Nantes", tenants.SpaceActive, 37 * quota.GB, 31},
+		{"amap-des-coteaux", "AMAP des Coteaux", tenants.SpaceActive, 9 * quota.GB, 50},
+		{"theatre-en-herbe", "Théâtre en herbe", tenants.SpaceSuspended, 2 * quota.GB, 4},
+		{"club-echecs-lyon", "Club d'échecs de Lyon", tenants.SpaceActive, 6 * quota.GB, 8},
+		{"velo-solidaire", "Vélo solidaire", tenants.SpaceQueued, 0, 0},
+		{"fanfare-du-quartier", "La Fanfare du quartier", tenants.SpaceDeleting, 0, 0},
+	} {
+		e.addSpace(f)
+	}
+
+	shots := t.TempDir()
+	if os.Getenv("SPACES_UPDATE_SCREENSHOTS") == "1" {
+		shots = filepath.Join("testdata", "screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(bg,
+		chromedp.ExecPath(exec), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a guard against hangs, not a timing
+	defer cancelTimeout()
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name), png, 0o644)
+		})
+	}
+	must := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	listed := func() string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("table.spaces tbody")))
+		if err != nil {
+			t.Fatalf("read the list: %v", err)
+		}
+		return s
+	}
+
+	must("operator logs in",
+		chromedp.Navigate(e.srv.URL+"/moderation?lang=fr"),
+		chromedp.WaitVisible(chromedp.CSS("#f-password")),
+		chromedp.SendKeys(chromedp.CSS("#f-email"), "sam@example.org"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), "correct horse battery staple"),
+		chromedp.Click(chromedp.CSS("button.primary[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`header nav a[href="/moderation/spaces"]`)),
+	)
+	must("operator opens the spaces page",
+		chromedp.Click(chromedp.CSS(`header nav a[href="/moderation/spaces"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.spaces")),
+		chromedp.WaitReady(chromedp.CSS("footer")),
+		shot("spaces.png"),
+	)
+	if l := listed(); !strings.Contains(l, "Les Jardins Partagés de Belleville") || !strings.Contains(l, "Vélo solidaire") {
+		t.Fatalf("the spaces page lists:\n%s", l)
+	}
+	must("operator keeps the spaces near their limits",
+		chromedp.SetValue(chromedp.CSS("#f-usage"), "near"),
+		chromedp.Click(chromedp.CSS("form.filters button[type=submit]")),
+		chromedp.WaitReady(chromedp.CSS(`#f-usage option[value="near"][selected]`)),
+		shot("spaces-near.png"),
+	)
+	if l := listed(); !strings.Contains(l, "Chorale du Marais") || strings.Contains(l, "Club d'échecs") || strings.Contains(l, "Vélo solidaire") {
+		t.Errorf("near their limits:\n%s", l)
+	}
+	must("operator opens the space",
+		chromedp.Click(chromedp.CSS(`table.spaces a[href="/moderation/spaces/jardins-belleville"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#resize")),
+		chromedp.WaitReady(chromedp.CSS("footer")),
+		chromedp.WaitVisible(chromedp.CSS("figure.chart svg")),
+		shot("space.png"),
+	)
+	if s := text("#space-limits"); s != "40\u00a0GB, 50 comptes" {
+		t.Errorf("limits: %q", s)
+	}
+
+	// Below what the association uses: refused, with the figures, what was typed kept.
+	must("operator tries a limit below the usage",
+		chromedp.Clear(chromedp.CSS("#f-storage")),
+		chromedp.SendKeys(chromedp.CSS("#f-storage"), "20 GB"),
+		chromedp.Click(chromedp.CSS("#resize button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#space-error")),
+		chromedp.WaitReady(chromedp.CSS("footer")),
+		shot("space-resize-refused.png"),
+	)
+	if s := text("#space-error"); !strings.Contains(s, "L'association utilise 34\u00a0GB : une limite de 20\u00a0GB serait 14\u00a0GB en dessous.") {
+		t.Errorf("refused resize: %q", s)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#f-storage"))); v != "20 GB" {
+		t.Errorf("typed size lost: %q", v)
+	}
+	must("operator resizes",
+		chromedp.Clear(chromedp.CSS("#f-storage")),
+		chromedp.SendKeys(chromedp.CSS("#f-storage"), "50 GB"),
+		chromedp.Clear(chromedp.CSS("#f-accounts")),
+		chromedp.SendKeys(chromedp.CSS("#f-accounts"), "60"),
+		chromedp.Click(chromedp.CSS("#resize button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("main .notice")),
+		chromedp.WaitReady(chromedp.CSS("footer")),
+	)
+	if s := text("main .notice"); !strings.HasPrefix(s, "Limites enregistrées : 50\u00a0GB, 60 comptes.") {
+		t.Errorf("after resize: %q", s)
+	}
+	if s := text("#space-limits"); s != "50\u00a0GB, 60 comptes" {
+		t.Errorf("limits after resize: %q", s)
+	}
+
+	must("operator suspends with a reason",
+		chromedp.SendKeys(chromedp.CSS("#f-suspend-reason"), "Des contenus signalés doivent être vérifiés avec l'association."),
+		chromedp.Click(chromedp.CSS("#suspend button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#resume")),
+		chromedp.WaitReady(chromedp.CSS("footer")),
+		shot("space-suspended.png"),
+	)
+	if s := text("main .notice"); !strings.HasPrefix(s, "Espace suspendu.") {
+		t.Errorf("after suspend: %q", s)
+	}
+	if s := text("#space-state"); !strings.HasPrefix(s, "Suspendu, depuis le ") {
+		t.Errorf("state after suspend: %q", s)
+	}
+	if s := text("#space-suspend-reason"); s != "Des contenus signalés doivent être vérifiés avec l'association." {
+		t.Errorf("suspension reason: %q", s)
+	}
+
+	must("operator resumes",
+		chromedp.Click(chromedp.CSS("#resume button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#suspend")),
+		chromedp.WaitReady(chromedp.CSS("footer")),
+	)
+	if s := text("main .notice"); !strings.HasPrefix(s, "Espace réactivé.") || !strings.HasPrefix(text("#space-state"), "Actif, depuis le ") {
+		t.Errorf("after resume: %q", s)
+	}
+
+	must("operator deletes with a reason",
+		chromedp.ScrollIntoView(chromedp.CSS("#delete summary")),
+		chromedp.Click(chromedp.CSS("#delete summary")),
+		chromedp.WaitVisible(chromedp.CSS("#f-delete-reason")),
+		chromedp.Click(chromedp.CSS("#f-delete-reason")),
+		chromedp.SendKeys(chromedp.CSS("#f-delete-reason"), "L'association est dissoute."),
+		chromedp.ScrollIntoView(chromedp.CSS("header.site")), // a full screenshot of a scrolled page leaves parts out
+		shot("space-delete-form.png"),
+		chromedp.Click(chromedp.CSS("#delete button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#restore")),
+		chromedp.WaitReady(chromedp.CSS("footer")),
+		shot("space-deleting.png"),
+	)
+	if s := text("main .notice"); !strings.HasPrefix(s, "Suppression enregistrée : l'espace est arrêté et sera effacé le ") {
+		t.Errorf("after delete: %q", s)
+	}
+	if s := text("#space-purge"); !strings.HasSuffix(s, ", sauf restauration d'ici là") {
+		t.Errorf("purge date: %q", s)
+	}
+	if s := text("#space-restore-brings"); !strings.HasPrefix(s, "remet l'espace «\u00a0Actif\u00a0»") {
+		t.Errorf("what a restore brings back: %q", s)
+	}
+
+	must("operator restores",
+		chromedp.Click(chromedp.CSS("#restore button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#suspend")),
+		chromedp.WaitReady(chromedp.CSS("footer")),
+		shot("space-restored.png"),
+	)
+	if s := text("main .notice"); s != "Espace restauré : il est de nouveau «\u00a0Actif\u00a0». L'association est prévenue par e-mail." {
+		t.Errorf("after restore: %q", s)
+	}
+	if s := text("#space-limits"); s != "50\u00a0GB, 60 comptes" {
+		t.Errorf("limits after restore: %q", s)
+	}
+	history := text("#space-history")
+	for _, want := range []string{"Sam Martin a restauré l'espace, de nouveau « Actif »",
+		"Sam Martin a supprimé l'espace (restaurable jusqu'à son effacement), motif « L'association est dissoute. »",
+		"Sam Martin a réactivé l'espace", "Sam Martin a suspendu l'espace, motif « Des contenus signalés",
+		"Sam Martin a changé les limites de l'espace : 40\u00a0GB, 50 comptes → 50\u00a0GB, 60 comptes"} {
+		if !strings.Contains(strings.ReplaceAll(history, "\u00a0", " "), strings.ReplaceAll(want, "\u00a0", " ")) {
+			t.Errorf("history lacks %q:\n%s", want, history)
+		}
 	}
 }

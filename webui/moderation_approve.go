@@ -20,8 +20,8 @@ func (h *handler) approve(w http.ResponseWriter, r *http.Request) {
 	}
 	m, _ := moderatorFrom(r.Context())
 	_, _, err := tenants.ApproveApplication(r.Context(), h.Pool, id, tenants.Approval{
-		ModeratorID: m.ID,
-		Limits:      h.DefaultLimits,
+		Decider: tenants.Decider{ModeratorID: m.ID},
+		Limits:  h.DefaultLimits,
 		Then: func(ctx context.Context, tx pgx.Tx, a tenants.Application, s tenants.Space) error {
 			if _, err := h.Jobs.InsertTx(ctx, tx, jobs.ProvisionSpaceArgs{SpaceID: s.ID}, nil); err != nil {
 				return err

@@ -27,10 +27,10 @@ func (h *handler) ask(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	_, err := tenants.AskForInformation(r.Context(), h.Pool, id, m.ID, question,
-		func(ctx context.Context, tx pgx.Tx, a tenants.Application) error {
+	_, err := tenants.AskForInformation(r.Context(), h.Pool, id, tenants.Question{Decider: tenants.Decider{ModeratorID: m.ID},
+		Text: question, Then: func(ctx context.Context, tx pgx.Tx, a tenants.Application) error {
 			return h.enqueueMail(ctx, tx, a, "needs_info", map[string]string{"Question": question}, nil)
-		})
+		}})
 	if err != nil {
 		h.decisionFailed(w, r, id, err, keep)
 		return

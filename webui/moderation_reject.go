@@ -31,7 +31,7 @@ func (h *handler) reject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := tenants.RejectApplication(r.Context(), h.Pool, id, tenants.Rejection{
-		ModeratorID: m.ID, ReasonID: reasonID, Note: note,
+		Decider: tenants.Decider{ModeratorID: m.ID}, ReasonID: reasonID, Note: note,
 		Then: func(ctx context.Context, tx pgx.Tx, a tenants.Application) error {
 			return h.enqueueMail(ctx, tx, a, "rejected", map[string]string{"Reason": a.DecisionReason}, nil)
 		},

@@ -180,7 +180,7 @@ func TestModeratorSeesSpaceAndRetriesIt(t *testing.T) {
 	}
 
 	// An operator's retry through the API names the operator by the token's name.
-	tok, _, err := tenants.CreateAPIToken(ctx, e.pool, "astreinte", tenants.ActorSystem)
+	tok, _, err := tenants.CreateAPIToken(ctx, e.pool, tenants.NewAPIToken{Name: "astreinte", Scope: tenants.ScopeOperator}, tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -263,7 +263,7 @@ func TestModeratorsDashboard(t *testing.T) {
 func TestAPIUsage(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
 	ctx := context.Background()
-	_, secret, err := tenants.CreateAPIToken(ctx, e.pool, "ops", tenants.ActorSystem)
+	_, secret, err := tenants.CreateAPIToken(ctx, e.pool, tenants.NewAPIToken{Name: "ops", Scope: tenants.ScopeOperator}, tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)
 	}

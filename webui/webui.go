@@ -38,6 +38,8 @@ type Options struct {
 	SecretKey []byte
 	// Retention is how long rejected and withdrawn applications are kept, told to applicants.
 	Retention time.Duration
+	// DeleteGrace is how long a deleted space can be restored (jobs.DefaultDeleteGrace when 0).
+	DeleteGrace time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed when finding a
 	// client's address for rate limits. Empty: the connection's address is the client's.
 	TrustedProxies []netip.Prefix
@@ -56,6 +58,8 @@ type handler struct {
 	applyLimit *ipLimiter
 	loginLimit *ipLimiter
 	location   *time.Location
+	// decisions records operators' decisions about spaces, for the API and the spaces pages alike.
+	decisions *jobs.Decisions
 }
 
 // New builds the HTTP handler. Templates are parsed here, so a broken one fails the start.
@@ -97,6 +101,8 @@ func New(opts Options) (http.Handler, error) {
 		applyLimit: newIPLimiter(rate.Every(time.Hour/time.Duration(opts.ApplyPerHour)), opts.ApplyPerHour),
 		loginLimit: newIPLimiter(rate.Every(time.Minute), 10),
 		location:   loc,
+		decisions: &jobs.Decisions{Pool: opts.Pool, Client: opts.Jobs, BaseDomain: opts.BaseDomain,
+			PublicURL: opts.PublicURL.String(), DeleteGrace: opts.DeleteGrace},
 	}
 	mux := http.NewServeMux()
 	h.routes(mux)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,8 @@ type Config struct {
 	TemplateDir string
 	// StandinBin is the stand-in binary the dev template runs.
 	StandinBin string
+	// VolumePlugin is the Nomad host volume plugin that creates each space's data volume.
+	VolumePlugin string
 
 	SMTPURL  *url.URL
 	MailFrom string
@@ -59,6 +62,11 @@ type Config struct {
 	ApplyPerHour int
 	// Retention is how long rejected and withdrawn applications are kept.
 	Retention time.Duration
+	// DeleteGrace is how long a deleted space can be restored before it is purged.
+	DeleteGrace time.Duration
+	// ExportDir is where space export archives are written; ExportRetention how long they stay.
+	ExportDir       string
+	ExportRetention time.Duration
 
 	// SecretKey seals secrets that must pass through tables (queued mail with a status link).
 	SecretKey []byte
@@ -176,6 +184,15 @@ var settings = []setting{
 			c.StandinBin = v
 			return nil
 		}},
+	{env: "SPACES_VOLUME_PLUGIN", flag: "volume-plugin", def: "mkdir", form: "a Nomad host volume plugin id: mkdir or a plugin's file name",
+		help: "plugin the Nomad clients create each space's data volume with: mkdir (built into Nomad, a directory with no size limit) or one in their host_volume_plugin_dir that enforces the space's storage limit",
+		set: func(c *Config, v string) error {
+			if v == "" || v == "." || v == ".." || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+				return errors.New("not a plugin id (letters, digits, '.', '_' and '-')")
+			}
+			c.VolumePlugin = v
+			return nil
+		}},
 	{env: "SPACES_SMTP_URL", flag: "smtp-url", secret: true, form: "smtp://[USER:PASSWORD@]HOST:PORT or smtps://…",
 		help: "mail server for applicants' and associations' mail (smtp: STARTTLS when offered, smtps: TLS)",
 		set: func(c *Config, v string) error {
@@ -241,7 +258,7 @@ var settings = []setting{
 			c.APIAddr = u
 			return nil
 		}},
-	{env: "SPACES_TOKEN", flag: "token", required: true, secret: true, form: "an operator API token (spaces token create NAME)",
+	{env: "SPACES_TOKEN", flag: "token", required: true, secret: true, form: "an API token (spaces token create NAME)",
 		help: "operator API token the operators' commands send",
 		set:  func(c *Config, v string) error { c.APIToken = strings.TrimSpace(v); return nil }},
 	{env: "SPACES_APPLY_PER_HOUR", flag: "apply-per-hour", def: "10", form: "a whole number from 1",
@@ -255,6 +272,35 @@ var settings = []setting{
 				return errors.New("not a positive duration")
 			}
 			c.Retention = d
+			return nil
+		}},
+	{env: "SPACES_DELETE_GRACE", flag: "delete-grace", def: "720h", form: "a Go duration such as 720h (30 days)",
+		help: "how long a deleted space keeps its data and can be restored before it is purged",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return errors.New("not a positive duration")
+			}
+			c.DeleteGrace = d
+			return nil
+		}},
+	{env: "SPACES_EXPORT_DIR", flag: "export-dir", form: "an absolute directory, shared by every spaces serve",
+		help: "where space exports (archives of a space's files and database) are written, private to the service's user; several servers need it shared (default: $XDG_STATE_HOME/spaces/exports or ~/.local/state/spaces/exports)",
+		set: func(c *Config, v string) error {
+			if !filepath.IsAbs(v) {
+				return errors.New("must be an absolute path")
+			}
+			c.ExportDir = filepath.Clean(v)
+			return nil
+		}},
+	{env: "SPACES_EXPORT_RETENTION", flag: "export-retention", def: "168h", form: "a Go duration such as 168h (7 days)",
+		help: "how long a finished space export stays in SPACES_EXPORT_DIR before it is removed",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Hour {
+				return errors.New("not a duration of at least 1h")
+			}
+			c.ExportRetention = d
 			return nil
 		}},
 	{env: "SPACES_SECRET_KEY", flag: "secret-key", required: true, secret: true,

@@ -36,8 +36,8 @@ func newDevCommand() *cobra.Command {
 		Use:   "dev",
 		Short: "Run everything on this machine: private Postgres and Nomad, seeded accounts, and the server",
 		Long: `dev starts a private PostgreSQL cluster and a single-node Nomad agent, server and client
-(data in --dir), applies the migrations, seeds a moderator account and an operator API token, and
-serves the web UI with the dev jobspec (raw_exec running the Nextcloud stand-in). Ctrl-C stops
+(data in --dir), applies the migrations, seeds a moderator account (an operator) and an operator API
+token, and serves the web UI with the dev jobspec (raw_exec running the Nextcloud stand-in). Ctrl-C stops
 everything it started and keeps the data for next time: Postgres, and Nomad's jobs and Variables
 (the spaces' secrets). On the next run Nomad starts the spaces' jobs again, seconds after it is up.
 Delete --dir (make clean-dev) to start afresh.`,
@@ -81,6 +81,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, nomadBin string, pgPor
 	setDefaultEnv("SPACES_TENANT_DATABASE_URL", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pgPort))
 	setDefaultEnv("NOMAD_ADDR", fmt.Sprintf("http://127.0.0.1:%d", nomadPort))
 	setDefaultEnv("SPACES_NOMAD_TEMPLATE", "dev")
+	setDefaultEnv("SPACES_EXPORT_DIR", filepath.Join(dir, "exports"))
 	// Mail goes to a local catcher that keeps every message as an .eml file, unless a real mail
 	// server was set.
 	mailDir := filepath.Join(dir, "mail")
@@ -131,6 +132,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, nomadBin string, pgPor
     Web UI (public form)  %[1]s/
     Moderators            %[1]s/moderation
                           login %[2]s  password %[3]s
+                          role operator: reviews applications and acts on spaces
     Operator CLI          export SPACES_ADDR=%[1]s SPACES_TOKEN=%[4]s
     Nomad UI              %[5]s/ui
     Mail (.eml files)     %[8]s
@@ -183,8 +185,8 @@ func readDevCredentials(path string) (devCredentials, error) {
 	return creds, nil
 }
 
-// seedDev makes sure the dev moderator and operator token exist and match the credentials file,
-// creating both (and the file) the first time.
+// seedDev makes sure the dev moderator (an operator) and operator token exist and match the
+// credentials file, creating both (and the file) the first time.
 func seedDev(ctx context.Context, cfg *Config, creds devCredentials, path string) (devCredentials, error) {
 	pool, err := openDatabase(ctx, cfg, newLogger(cfg))
 	if err != nil {
@@ -217,8 +219,12 @@ func seedDev(ctx context.Context, cfg *Config, creds devCredentials, path string
 			}
 		}
 	}
+	// The dev moderator is an operator, so that every page and action can be tried.
+	if _, _, err := tenants.SetModeratorRole(ctx, pool, creds.ModeratorEmail, tenants.RoleOperator, actor); err != nil {
+		return creds, err
+	}
 	if _, err := tenants.AuthenticateAPIToken(ctx, pool, creds.APIToken); err != nil {
-		_, secret, err := tenants.CreateAPIToken(ctx, pool, "dev", actor)
+		_, secret, err := tenants.CreateAPIToken(ctx, pool, tenants.NewAPIToken{Name: "dev", Scope: tenants.ScopeOperator}, actor)
 		if err != nil {
 			return creds, err
 		}

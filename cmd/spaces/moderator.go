@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os/user"
 	"strings"
@@ -21,15 +22,41 @@ func cliActor() tenants.Actor {
 	return tenants.Actor("cli:" + name)
 }
 
-func newModeratorCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "moderator", Short: "Manage moderator accounts"}
+// moderatorRoles are the values of moderator add --role and moderator role, the first being the default.
+var moderatorRoles = []string{string(tenants.RoleModerator), string(tenants.RoleOperator)}
 
-	var name string
+// rolesHelp says what each role may do, for the commands' help.
+const rolesHelp = `A moderator reviews applications (claim, approve, reject, ask) and sees the spaces pages
+read-only; an operator may also resize, suspend, resume, delete and restore spaces there.`
+
+// parseRole reads a role given on the command line; a usage error names the allowed values.
+func parseRole(cmd *cobra.Command, what, value string) (tenants.ModeratorRole, error) {
+	r := tenants.ModeratorRole(value)
+	if !r.Valid() {
+		return "", usagef("%s: %s %q is not a role; use %s", cmd.CommandPath(), what, value, strings.Join(moderatorRoles, " or "))
+	}
+	return r, nil
+}
+
+func newModeratorCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "moderator", Short: "Manage moderator accounts and their roles (moderator or operator)", Long: "Manage moderator accounts and their roles.\n\n" + rolesHelp,
+		Example: `  spaces moderator add alex@example.org --name "Alex Martin"
+  spaces moderator add sam@example.org --role operator
+  spaces moderator role alex@example.org operator
+  spaces moderator list`}
+
+	var name, roleFlag string
 	var passwordStdin bool
+	var role tenants.ModeratorRole
 	add := &cobra.Command{
 		Use:   "add EMAIL",
-		Short: "Add a moderator; prints a generated password unless --password-stdin is given",
+		Short: "Add a moderator (--role moderator, the default, or operator); prints a generated password unless --password-stdin is given",
+		Long:  "Add a moderator account; prints a generated password unless --password-stdin is given.\n\n" + rolesHelp,
 		Args:  exactArgs(1, "EMAIL"),
+		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			role, err = parseRole(cmd, "--role", roleFlag)
+			return err
+		},
 		RunE: withDatabase(func(cmd *cobra.Command, args []string, _ *Config, db tenants.DB) error {
 			email := args[0]
 			if !strings.Contains(email, "@") {
@@ -48,12 +75,12 @@ func newModeratorCommand() *cobra.Command {
 			} else {
 				password, generated = tenants.NewSecret("")[:20], true
 			}
-			m, err := tenants.CreateModerator(cmd.Context(), db, email, name, password, cliActor())
+			m, err := tenants.CreateModeratorWithRole(cmd.Context(), db, email, name, password, role, cliActor())
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "moderator %d added: %s (%s)\n", m.ID, m.Email, m.DisplayName)
+			fmt.Fprintf(out, "moderator %d added: %s (%s), role %s\n", m.ID, m.Email, m.DisplayName, m.Role)
 			if generated {
 				fmt.Fprintf(out, "password (shown once): %s\n", password)
 			}
@@ -62,7 +89,38 @@ func newModeratorCommand() *cobra.Command {
 	}
 	add.Flags().StringVar(&name, "name", "", "display name (default: the part of the email before @)")
 	add.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	add.Flags().StringVar(&roleFlag, "role", moderatorRoles[0], "moderator (reviews applications, sees spaces; the default) or operator (also acts on spaces)")
+	_ = add.RegisterFlagCompletionFunc("role", cobra.FixedCompletions(moderatorRoles, cobra.ShellCompDirectiveNoFileComp))
 	bindConfig(add, databaseSettings...)
+
+	var newRole tenants.ModeratorRole
+	roleCmd := &cobra.Command{
+		Use:       "role EMAIL moderator|operator",
+		Short:     "Give a moderator a role: moderator (sees spaces read-only) or operator (also acts on spaces)",
+		Long:      "Give a moderator a role; it applies from their next page, without logging in again.\n\n" + rolesHelp,
+		Args:      exactArgs(2, "EMAIL and a role (moderator or operator)"),
+		ValidArgs: moderatorRoles,
+		PreRunE: func(cmd *cobra.Command, args []string) (err error) {
+			newRole, err = parseRole(cmd, "role", args[1])
+			return err
+		},
+		RunE: withDatabase(func(cmd *cobra.Command, args []string, _ *Config, db tenants.DB) error {
+			m, before, err := tenants.SetModeratorRole(cmd.Context(), db, args[0], newRole, cliActor())
+			if errors.Is(err, tenants.ErrNotFound) {
+				return fmt.Errorf("no moderator with email %s (see spaces moderator list)", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			if before == m.Role {
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "moderator %d (%s) is already %s\n", m.ID, m.Email, m.Role)
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "moderator %d (%s) is now %s (was %s)\n", m.ID, m.Email, m.Role, before)
+			return err
+		}),
+	}
+	bindConfig(roleCmd, databaseSettings...)
 
 	disable := &cobra.Command{
 		Use:   "disable EMAIL",
@@ -81,7 +139,7 @@ func newModeratorCommand() *cobra.Command {
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List moderator accounts",
+		Short: "List moderator accounts with their role",
 		Args:  cobra.NoArgs,
 		RunE: withDatabase(func(cmd *cobra.Command, _ []string, _ *Config, db tenants.DB) error {
 			ms, err := tenants.ListModerators(cmd.Context(), db)
@@ -89,20 +147,20 @@ func newModeratorCommand() *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tSTATUS\tCREATED")
+			fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tROLE\tSTATUS\tCREATED")
 			for _, m := range ms {
 				status := "active"
 				if m.DisabledAt != nil {
 					status = "disabled"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", m.ID, m.Email, m.DisplayName, status, m.CreatedAt.Format("2006-01-02"))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Email, m.DisplayName, m.Role, status, m.CreatedAt.Format("2006-01-02"))
 			}
 			return tw.Flush()
 		}),
 	}
 	bindConfig(list, databaseSettings...)
 
-	cmd.AddCommand(add, disable, list)
+	cmd.AddCommand(add, roleCmd, disable, list)
 	return cmd
 }
 

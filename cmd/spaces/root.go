@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -37,6 +38,8 @@ func newRootCommand() *cobra.Command {
 		newTokenCommand(),
 		newConfigCommand(),
 		newSpaceCommand(),
+		newApplicationCommand(),
+		newAuditCommand(),
 	)
 	return root
 }
@@ -61,9 +64,38 @@ func withDatabase(fn func(cmd *cobra.Command, args []string, cfg *Config, db ten
 	}
 }
 
+// Defaults of the service database's pool and sessions, each overridden by the same name in
+// SPACES_DATABASE_URL (pool_max_conns=…, options=-c statement_timeout=…, or the URL parameter).
+const (
+	// dbMaxConns: pgx's default (4 on two cores) is shared by the web handlers, River's producers
+	// and its workers (10 default, 5 mail, 2 reconcile, and up to 100 provisioning passes that
+	// hold a connection only for their short database steps): 4 would queue them all behind one
+	// slow query.
+	dbMaxConns = 32
+	// dbStatementTimeout bounds every statement, so that a lock held by a stuck transaction turns
+	// into an error and a retry rather than requests that wait forever.
+	dbStatementTimeout = "30s"
+	// dbIdleInTransactionTimeout ends a transaction left open by a stuck caller, releasing its locks.
+	dbIdleInTransactionTimeout = "60s"
+)
+
 // openDatabase connects to the service database and checks that it answers.
 func openDatabase(ctx context.Context, cfg *Config, logger *slog.Logger) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, &ConfigError{Env: "SPACES_DATABASE_URL", Flag: "database-url", Msg: "cannot be used: " + err.Error()}
+	}
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		pc.MaxConns = dbMaxConns
+	}
+	params := pc.ConnConfig.RuntimeParams
+	options := params["options"]
+	for name, value := range map[string]string{"statement_timeout": dbStatementTimeout, "idle_in_transaction_session_timeout": dbIdleInTransactionTimeout} {
+		if _, set := params[name]; !set && !strings.Contains(options, name) {
+			params[name] = value
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, &ConfigError{Env: "SPACES_DATABASE_URL", Flag: "database-url", Msg: "cannot be used: " + err.Error()}
 	}

@@ -62,7 +62,7 @@ func TestSpaceCommandsThroughTheAPI(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	_, token, err := tenants.CreateAPIToken(ctx, pool, "ops", tenants.ActorSystem)
+	_, token, err := tenants.CreateAPIToken(ctx, pool, tenants.NewAPIToken{Name: "ops", Scope: tenants.ScopeOperator}, tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -396,4 +398,148 @@ func (c *Client) JobChanges(ctx context.Context) (<-chan string, error) {
 		}
 	}()
 	return out, nil
+}
+
+// Exec runs command in task of a running allocation, without a terminal, and streams its
+// standard output to stdout and its standard error to stderr until it exits; it returns the
+// command's exit code. It works for every driver that can exec (docker, exec, raw_exec): the
+// command runs where the task runs, with the task's environment. No call timeout applies, since
+// a command may stream for hours: ctx bounds it, and ending ctx ends the command. A write to
+// stdout or stderr that fails ends the command too, with that error. The command's standard
+// input is empty.
+func (c *Client) Exec(ctx context.Context, alloc *api.AllocationListStub, task string, command []string, stdout, stderr io.Writer) (int, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// The api package drops the errors of these writes: they are kept here, and end the command.
+	out := &execWriter{w: stdout, cancel: cancel}
+	errOut := &execWriter{w: stderr, cancel: cancel}
+	a := &api.Allocation{ID: alloc.ID, NodeID: alloc.NodeID, TaskGroup: alloc.TaskGroup, JobID: alloc.JobID,
+		Namespace: alloc.Namespace}
+	code, err := c.api.Allocations().Exec(ctx, a, task, false, command, strings.NewReader(""), out, errOut, nil, c.q(ctx))
+	if werr := errors.Join(out.failed(), errOut.failed()); werr != nil {
+		return -1, fmt.Errorf("exec in allocation %s: %w", alloc.ID, werr)
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) && ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", cause, err)
+		}
+		return -1, fmt.Errorf("exec in allocation %s: %w", alloc.ID, err)
+	}
+	return code, nil
+}
+
+// execWriter passes an exec's output on and remembers the first write that failed, cancelling
+// the exec with it. Only the api package's receiving goroutine writes.
+type execWriter struct {
+	w      io.Writer
+	cancel context.CancelCauseFunc
+	err    atomic.Pointer[error]
+}
+
+func (e *execWriter) Write(p []byte) (int, error) {
+	if err := e.failed(); err != nil {
+		return 0, err
+	}
+	n, err := e.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		e.err.CompareAndSwap(nil, &err)
+		e.cancel(err)
+	}
+	return n, err
+}
+
+func (e *execWriter) failed() error {
+	if p := e.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Dynamic host volumes: each space's data volume, created on a client by a host volume plugin
+// and mounted by the space's job by name. The calls below are plain calls (bounded by the call
+// timeout) except HostVolume, a blocking query like Allocations.
+
+// ErrVolumeInUse: Nomad refuses to delete a host volume that allocations still claim (those of
+// a job just stopped or purged, until their tasks have exited).
+var ErrVolumeInUse = errors.New("nomad: host volume in use")
+
+// HostVolumes lists the dynamic host volumes named name in the client's namespace. Nomad lists
+// by prefix: only the exact name is kept.
+func (c *Client) HostVolumes(ctx context.Context, name string) ([]*api.HostVolumeStub, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	q := c.q(ctx)
+	q.Prefix = name
+	vols, _, err := c.api.HostVolumes().List(nil, q)
+	if err != nil {
+		return nil, fmt.Errorf("list host volumes %s: %w", name, err)
+	}
+	out := vols[:0]
+	for _, v := range vols {
+		if v.Name == name {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// HostVolume reads a dynamic host volume with its host path and the allocations claiming it,
+// blocking until Nomad's index passes waitIndex or wait elapses (waitIndex 0 answers at once);
+// ErrNotFound when there is none. It returns the index to wait on next.
+func (c *Client) HostVolume(ctx context.Context, id string, waitIndex uint64, wait time.Duration) (*api.HostVolume, uint64, error) {
+	ctx, cancel := c.blocking(ctx, waitIndex, wait)
+	defer cancel()
+	q := c.q(ctx)
+	q.WaitIndex, q.WaitTime = waitIndex, wait
+	vol, meta, err := c.api.HostVolumes().Get(id, q)
+	if err != nil {
+		if isStatus(err, http.StatusNotFound) {
+			return nil, waitIndex, fmt.Errorf("read host volume %s: %w", id, ErrNotFound)
+		}
+		return nil, waitIndex, fmt.Errorf("read host volume %s: %w", id, err)
+	}
+	if vol == nil {
+		return nil, waitIndex, fmt.Errorf("read host volume %s: %w", id, ErrNotFound)
+	}
+	return vol, meta.LastIndex, nil
+}
+
+// CreateHostVolume has Nomad place vol on a client whose plugin vol.PluginID creates it, and
+// returns it as registered (state pending until the client reports it, then ready). Nomad puts
+// at most one volume of a name on a node, but two on two nodes if asked twice: callers look
+// for the volume first.
+func (c *Client) CreateHostVolume(ctx context.Context, vol *api.HostVolume) (*api.HostVolume, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	v := *vol
+	v.Namespace = c.namespace
+	resp, _, err := c.api.HostVolumes().Create(&api.HostVolumeCreateRequest{Volume: &v}, c.w(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("create host volume %s: %w", vol.Name, err)
+	}
+	if resp == nil || resp.Volume == nil {
+		return nil, fmt.Errorf("create host volume %s: Nomad answered no volume", vol.Name)
+	}
+	return resp.Volume, nil
+}
+
+// DeleteHostVolume has the volume's plugin delete it (its data with it) and forgets it; a
+// missing volume is not an error. A volume still claimed by allocations is ErrVolumeInUse.
+func (c *Client) DeleteHostVolume(ctx context.Context, id string) error {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	if _, _, err := c.api.HostVolumes().Delete(&api.HostVolumeDeleteRequest{ID: id}, c.w(ctx)); err != nil {
+		var ue api.UnexpectedResponseError
+		switch {
+		case isStatus(err, http.StatusNotFound), errors.As(err, &ue) && strings.Contains(ue.Body(), "no such volume"):
+			return nil
+		case errors.As(err, &ue) && strings.Contains(ue.Body(), "in use by allocations"):
+			return fmt.Errorf("delete host volume %s: %w: %v", id, ErrVolumeInUse, err)
+		}
+		return fmt.Errorf("delete host volume %s: %w", id, err)
+	}
+	return nil
 }

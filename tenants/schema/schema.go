@@ -193,6 +193,12 @@ func withLock(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgxpool.Con
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
+	// Waiting for another migrator and migrating a large table both take longer than the
+	// statement timeout the service's connections have: none on this one while it migrates.
+	if _, err := conn.Exec(ctx, `SET statement_timeout = 0`); err != nil {
+		return fmt.Errorf("lift the statement timeout: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `RESET statement_timeout`) //nolint:errcheck
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockID); err != nil {
 		return fmt.Errorf("take migration lock: %w", err)
 	}

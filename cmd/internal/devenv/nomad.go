@@ -53,16 +53,19 @@ func (n *Nomad) pidPath() string    { return filepath.Join(n.Dir, "nomad.pid") }
 // nomadConfig is the agent configuration, the same for a dev and a persistent agent (-dev sets
 // the same server and client blocks). The cloud fingerprinters are denied because this machine's
 // environment (AWS_CA_BUNDLE) makes them fail the agent's start. A regular agent refuses to
-// advertise a loopback address unless told to.
+// advertise a loopback address unless told to. Each space's data volume is a dynamic host volume
+// made by Nomad's built-in mkdir plugin: a directory under host_volumes_dir, inside the agent's
+// data directory, so that it goes with the agent's state (kept by make dev, thrown away by
+// make test); host_volume_plugin_dir is where plugins other than mkdir would be.
 const nomadConfig = `
 bind_addr            = "127.0.0.1"
-data_dir             = %q
+data_dir             = %[1]q
 log_level            = "WARN"
 disable_update_check = true
 ports {
-  http = %d
-  rpc  = %d
-  serf = %d
+  http = %[2]d
+  rpc  = %[3]d
+  serf = %[4]d
 }
 advertise {
   http = "127.0.0.1"
@@ -74,8 +77,10 @@ server {
   bootstrap_expect = 1
 }
 client {
-  enabled           = %t
-  network_interface = "lo"
+  enabled                = %[5]t
+  network_interface      = "lo"
+  host_volumes_dir       = %[6]q
+  host_volume_plugin_dir = %[7]q
   options = {
     "fingerprint.denylist" = "env_aws,env_gce,env_azure,env_digitalocean"
   }
@@ -122,7 +127,7 @@ func (n *Nomad) Start(ctx context.Context, logger *slog.Logger) error {
 	if n.Persistent {
 		limit = 90 * time.Second
 	}
-	return n.waitFor(ctx, limit, "node ready with raw_exec", n.nodeReady)
+	return n.waitFor(ctx, limit, "node ready with raw_exec and the mkdir volume plugin", n.nodeReady)
 }
 
 // ports are the RPC and Serf ports. A persistent agent keeps them in Dir/ports.json across runs,
@@ -203,7 +208,11 @@ func (n *Nomad) seedSnapshot(ctx context.Context, logger *slog.Logger, data stri
 
 // launch writes the config and starts the agent, with its client or not.
 func (n *Nomad) launch(ctx context.Context, logger *slog.Logger, data string, ports agentPorts, client bool) error {
-	cfg := fmt.Appendf(nil, nomadConfig, data, n.HTTPPort, ports.RPC, ports.Serf, client)
+	volumes, plugins := filepath.Join(data, "host_volumes"), filepath.Join(data, "host_volume_plugins")
+	if err := os.MkdirAll(plugins, 0o700); err != nil {
+		return err
+	}
+	cfg := fmt.Appendf(nil, nomadConfig, data, n.HTTPPort, ports.RPC, ports.Serf, client, volumes, plugins)
 	if err := os.WriteFile(n.configPath(), cfg, 0o600); err != nil {
 		return err
 	}
@@ -286,8 +295,9 @@ func (n *Nomad) waitFor(ctx context.Context, limit time.Duration, what string, r
 	}
 }
 
-// nodeReady tells whether a node is ready with raw_exec and has signed in since this agent started
-// (a persistent server first shows its nodes as they were when it stopped).
+// nodeReady tells whether a node is ready with raw_exec and the mkdir host volume plugin, and has
+// signed in since this agent started (a persistent server first shows its nodes as they were when
+// it stopped).
 func (n *Nomad) nodeReady(ctx context.Context) bool {
 	var nodes []struct {
 		ID, Status string
@@ -300,8 +310,12 @@ func (n *Nomad) nodeReady(ctx context.Context) bool {
 		if node.Status != "ready" || !node.Drivers["raw_exec"].Healthy {
 			continue
 		}
-		var full struct{ StatusUpdatedAt int64 }
-		if n.getJSON(ctx, "/v1/node/"+url.PathEscape(node.ID), &full) == nil && full.StatusUpdatedAt >= n.started.Unix() {
+		var full struct {
+			StatusUpdatedAt int64
+			Attributes      map[string]string
+		}
+		if n.getJSON(ctx, "/v1/node/"+url.PathEscape(node.ID), &full) == nil && full.StatusUpdatedAt >= n.started.Unix() &&
+			full.Attributes["plugins.host_volume.mkdir.version"] != "" {
 			return true
 		}
 	}
