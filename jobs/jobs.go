@@ -48,6 +48,9 @@ type Deps struct {
 	Box *secretbox.Box
 	// Retention is how long rejected and withdrawn applications are kept; 0 disables the purge.
 	Retention time.Duration
+	// StaleAfter is how long an application waits for its applicant's answer before the purge
+	// closes it (SPACES_STALE_AFTER); 0 never closes one.
+	StaleAfter time.Duration
 
 	// Provisioner runs the provisioning steps; nil disables the provisioning and admission
 	// workers (they also need Pool, and Box to seal the first account's password).
@@ -77,7 +80,7 @@ func NewClient(pool *pgxpool.Pool, deps Deps, work bool) (*Client, error) {
 	if work {
 		workers := river.NewWorkers()
 		var periodic []*river.PeriodicJob
-		for _, register := range []registration{registerMail, registerPurge, registerProvisioning, registerReconcile, registerUsage, registerExport} {
+		for _, register := range []registration{registerMail, registerStatusLink, registerPurge, registerProvisioning, registerReconcile, registerUsage, registerExport} {
 			p, err := register(workers, deps)
 			if err != nil {
 				return nil, err

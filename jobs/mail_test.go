@@ -46,11 +46,11 @@ func TestMailWorkerThroughRealSMTP(t *testing.T) {
 
 	// An outage: the job fails and will be retried, nothing is lost.
 	srv.SetFailing(true)
-	if err := w.Work(ctx, &river.Job[SendMailArgs]{JobRow: &rivertype.JobRow{}, Args: args}); err == nil {
+	if err := w.Work(ctx, &river.Job[SendMailArgs]{JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: 20}, Args: args}); err == nil {
 		t.Fatal("send during outage succeeded")
 	}
 	srv.SetFailing(false)
-	if err := w.Work(ctx, &river.Job[SendMailArgs]{JobRow: &rivertype.JobRow{}, Args: args}); err != nil {
+	if err := w.Work(ctx, &river.Job[SendMailArgs]{JobRow: &rivertype.JobRow{Attempt: 2, MaxAttempts: 20}, Args: args}); err != nil {
 		t.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -59,10 +59,12 @@ func TestMailWorkerThroughRealSMTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Subject != "Demande reçue : Les Amis du Jardin (n° 42)" {
+	if m.Subject != "Demande reçue (n° 42)" {
 		t.Errorf("subject %q", m.Subject)
 	}
-	if !strings.Contains(m.Text, "https://spaces.test/status/st_secret") || !strings.Contains(m.Text, "Bonjour Camille") {
+	// The first mail to an address nobody has proven to own echoes nothing typed in the form.
+	if !strings.Contains(m.Text, "https://spaces.test/status/st_secret") || strings.Contains(m.Text, "Camille") ||
+		strings.Contains(m.Text, "Jardin") || strings.Contains(m.Text, "jardin.spaces.test") {
 		t.Errorf("body:\n%s", m.Text)
 	}
 	if m.Header.Get("Auto-Submitted") != "auto-generated" || m.Header.Get("Message-Id") == "" {

@@ -135,10 +135,14 @@ func (w *ProvisionWorker) ready(ctx context.Context, tx pgx.Tx, r provisioner.Re
 	if w.Box == nil {
 		return errors.New("no secret box: the first account's password cannot be mailed")
 	}
+	guide, err := w.Provisioner.FirstSteps(r.Space)
+	if err != nil {
+		return err
+	}
 	args, err := SealMail(w.Box, SendMailArgs{
 		To: r.Space.ContactEmail, Locale: r.Space.Locale, Template: "space_ready",
 		Data: map[string]string{"AssociationName": r.Space.AssociationName, "Address": r.URL, "Login": r.Login,
-			"PublicURL": w.PublicURL},
+			"PublicURL": w.PublicURL, "Guide": guide.Body, "GuideFile": guide.FileName},
 	}, map[string]string{"Password": r.Password})
 	if err != nil {
 		return err

@@ -134,6 +134,8 @@ type envOptions struct {
 	cpu, memoryMB     int
 	// usageInterval and usageTimeout: how often a space is measured, how long it may take.
 	usageInterval, usageTimeout time.Duration
+	// space: the settings every space gets (mail relay, legal pages, apps).
+	space provisioner.SpaceSettings
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -158,7 +160,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		BaseDomain: testDomain, Template: templates.Dev, Templates: set, StandinBin: standinBin(t),
 		TenantDatabaseURL: pgtest.ProvisionerURL(t), Capacity: o.capacity, CapacityFromNomad: o.capacityFromNomad,
 		CPU: o.cpu, MemoryMB: o.memoryMB, HealthTimeout: 2 * time.Minute,
-		UsageInterval: o.usageInterval, UsageTimeout: o.usageTimeout,
+		UsageInterval: o.usageInterval, UsageTimeout: o.usageTimeout, Space: o.space,
 	}, pool, nc, logger)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,8 +20,9 @@ import (
 // PurgeInterval is how often the purge runs. Retention is counted in days, so hourly is plenty.
 const PurgeInterval = time.Hour
 
-// PurgeApplicationsArgs asks for rejected and withdrawn applications past the retention to be
-// deleted, leaving anonymised counts, and for expired moderator sessions to go.
+// PurgeApplicationsArgs asks for applications left without an answer past SPACES_STALE_AFTER to
+// be closed, for rejected and withdrawn applications past the retention to be deleted, leaving
+// anonymised counts, and for expired moderator sessions to go.
 type PurgeApplicationsArgs struct{}
 
 // Kind names the job type.
@@ -35,16 +38,47 @@ type PurgeWorker struct {
 	river.WorkerDefaults[PurgeApplicationsArgs]
 	Pool      *pgxpool.Pool
 	Retention time.Duration
+	// StaleAfter is how long an application waits for its applicant's answer before it is
+	// closed, with a mail (application_expired); 0 never closes one.
+	StaleAfter time.Duration
+	// PublicURL is the service's address, named in that mail.
+	PublicURL string
 	Logger    *slog.Logger
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
 
-// Work deletes what is past the retention.
+// Work closes the applications left without an answer, then deletes what is past the retention.
 func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeApplicationsArgs]) error {
 	now := time.Now
 	if w.Now != nil {
 		now = w.Now
+	}
+	if w.StaleAfter > 0 {
+		client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+		if err != nil {
+			return fmt.Errorf("close stale applications: %w", err)
+		}
+		data := map[string]string{
+			"PublicURL":     strings.TrimSuffix(w.PublicURL, "/"),
+			"RetentionDays": strconv.Itoa(int(w.Retention.Hours() / 24)),
+			"StaleDays":     strconv.Itoa(int(w.StaleAfter.Hours() / 24)),
+		}
+		closed, err := tenants.ExpireStaleApplications(ctx, w.Pool, now().Add(-w.StaleAfter),
+			func(ctx context.Context, tx pgx.Tx, a tenants.Application) error {
+				d := maps.Clone(data)
+				d["Reference"] = strconv.FormatInt(a.ID, 10)
+				_, err := client.InsertTx(ctx, tx, SendMailArgs{To: a.ContactEmail, Locale: a.Locale,
+					Template: "application_expired", Data: d}, nil)
+				return err
+			})
+		if closed > 0 && w.Logger != nil {
+			w.Logger.InfoContext(ctx, "closed applications left without an answer", "applications", closed,
+				"stale_after", w.StaleAfter.String())
+		}
+		if err != nil {
+			return err
+		}
 	}
 	n, err := tenants.PurgeApplications(ctx, w.Pool, now().Add(-w.Retention))
 	if err != nil {
@@ -66,7 +100,8 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeApplicationsAr
 func registerPurge(w *river.Workers, deps Deps) ([]*river.PeriodicJob, error) {
 	var periodic []*river.PeriodicJob
 	if deps.Pool != nil && deps.Retention > 0 {
-		if err := river.AddWorkerSafely(w, &PurgeWorker{Pool: deps.Pool, Retention: deps.Retention, Logger: deps.Logger}); err != nil {
+		if err := river.AddWorkerSafely(w, &PurgeWorker{Pool: deps.Pool, Retention: deps.Retention, StaleAfter: deps.StaleAfter,
+			PublicURL: deps.PublicURL, Logger: deps.Logger}); err != nil {
 			return nil, err
 		}
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(PurgeInterval),

@@ -94,5 +94,8 @@ func (p *Provisioner) bootstrap(ctx context.Context, s tenants.Space, addr strin
 	if err := nc.AddSubAdmin(ctx, login, AssociationGroup); err != nil {
 		return err
 	}
-	return nil
+	if err := p.checkSettings(ctx, nc, s); err != nil {
+		return err
+	}
+	return p.putGuide(ctx, nc, s, secrets[keyOwnerPassword])
 }

@@ -2,8 +2,14 @@ package provisioner
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -89,4 +95,109 @@ func taskTrouble(a *nomadapi.AllocationListStub) string {
 		}
 	}
 	return ""
+}
+
+// publicEvery is how often the public check asks again: nothing tells when a router, a DNS
+// record or a certificate becomes right, so it polls, a request at a time.
+const publicEvery = 2 * time.Second
+
+// publicClient is the public check's HTTP client: normal DNS and certificate verification, as
+// anyone reaching the space, except what Config.PublicDial and Config.PublicRoots replace. It
+// follows no redirect, so that a router sending status.php elsewhere is reported, not hidden.
+func publicClient(cfg Config) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.PublicDial != nil {
+		t.DialContext = cfg.PublicDial
+		t.Proxy = nil // the dialer decides where each name goes
+	}
+	if cfg.PublicRoots != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: cfg.PublicRoots, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// checkPublic asks https://domain/status.php until it answers Nextcloud's status with installed
+// true, or until deadline, and then returns the last reason it did not (DNS, TLS, HTTP).
+func (p *Provisioner) checkPublic(ctx context.Context, domain string, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	u := "https://" + domain + "/status.php"
+	last := ""
+	for {
+		reason := p.askPublic(ctx, u)
+		if reason == "" {
+			return nil
+		}
+		if ctx.Err() == nil || last == "" {
+			last = reason // a request cut by the deadline says less than the one before
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%s not ready after %s: %s", u, p.cfg.HealthTimeout, last)
+			}
+			return ctx.Err()
+		case <-time.After(publicEvery):
+		}
+	}
+}
+
+// askPublic asks u once and returns why it is not a Nextcloud that is installed, or "".
+func (p *Provisioner) askPublic(ctx context.Context, u string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := p.public.Do(req)
+	if err != nil {
+		return publicTrouble(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg := "HTTP " + resp.Status
+		if loc := resp.Header.Get("Location"); loc != "" {
+			msg += ", redirected to " + loc
+		}
+		return msg
+	}
+	var st struct {
+		Installed *bool `json:"installed"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&st); err != nil || st.Installed == nil {
+		return "HTTP 200 but not Nextcloud's status (another server answers for this name?)"
+	}
+	if !*st.Installed {
+		return "Nextcloud answers but is not installed yet"
+	}
+	return ""
+}
+
+// publicTrouble names what failed in a request to the public address: DNS, the connection, or
+// TLS (the certificate), in words an operator can act on.
+func publicTrouble(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var hostErr x509.HostnameError
+	var authErr x509.UnknownAuthorityError
+	var invalidErr x509.CertificateInvalidError
+	var recErr tls.RecordHeaderError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &dnsErr):
+		return "DNS: " + dnsErr.Error()
+	case errors.As(err, &hostErr):
+		return "TLS: the certificate is not for this name: " + hostErr.Error()
+	case errors.As(err, &authErr):
+		return "TLS: the certificate is not signed by a trusted authority: " + authErr.Error()
+	case errors.As(err, &invalidErr):
+		return "TLS: the certificate is not valid: " + invalidErr.Error()
+	case errors.As(err, &certErr):
+		return "TLS: " + certErr.Error()
+	case errors.As(err, &recErr):
+		return "TLS: the server does not speak TLS on port 443"
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return "connection: " + opErr.Error()
+	}
+	return err.Error()
 }

@@ -31,12 +31,13 @@ func (p *Provisioner) Params(s tenants.Space) templates.Params {
 	}
 	return templates.Params{
 		JobID: JobID(s.Slug), Namespace: p.cfg.Namespace, Region: p.cfg.Region, Slug: s.Slug,
-		SpaceID: s.ID, Generation: s.Generation, Domain: p.Domain(s.Slug),
+		SpaceID: s.ID, Generation: s.Generation, Domain: p.Domain(s.Slug), BaseDomain: p.cfg.BaseDomain, TLSResolver: p.cfg.TLSResolver,
 		VariablePath: nomad.VariablePath(JobID(s.Slug)), VolumeName: VolumeName(s.Slug),
 		DBHost: p.dbHost, DBPort: p.dbPort, DBName: DatabaseName(s.Slug), DBUser: DatabaseName(s.Slug),
 		AdminUser: p.cfg.AdminUser, UserLimit: s.Limits.Accounts + ServiceAccounts, StorageBytes: s.Limits.StorageBytes,
 		StandinBin: p.cfg.StandinBin, Image: p.cfg.Image, CPU: p.cfg.CPU, MemoryMB: p.cfg.MemoryMB,
 		MinHealthy: minHealthy, Maintenance: s.State == tenants.SpaceSuspended,
+		Settings: p.spaceSettings(s),
 	}
 }
 

@@ -12,6 +12,7 @@ package provisioner
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -93,6 +94,24 @@ type Config struct {
 	UsageInterval time.Duration
 	// UsageTimeout bounds the measure of one space, so that a hung one never holds the others.
 	UsageTimeout time.Duration
+	// TLSResolver names the router's certificate resolver the production jobspec asks for the
+	// one wildcard certificate of BaseDomain (a DNS-01 resolver); "letsencrypt-dns" by default.
+	TLSResolver string
+	// PublicCheck adds a step after health: the space's public address, https://<slug>.<BaseDomain>/status.php,
+	// must answer Nextcloud's status with installed true, through normal DNS and certificate
+	// verification, before the space is called ready.
+	PublicCheck bool
+	// PublicDial, when set, replaces how the public check connects (tests point a space's name at
+	// a local server); PublicRoots, when set, replaces the system's certificate authorities.
+	PublicDial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	PublicRoots *x509.CertPool
+	// Resync is how often every wait for health is woken even without an event, in case one was
+	// lost: every 5 s when 0; never when negative (tests, to see that events alone wake them).
+	Resync time.Duration
+
+	// Space are the settings every space gets (mail relay, legal pages, Office, apps); see
+	// SpaceSettings. Its SMTPPassword goes to each space's Nomad Variable, never in a jobspec.
+	Space SpaceSettings
 }
 
 func (c *Config) defaults() error {
@@ -129,6 +148,12 @@ func (c *Config) defaults() error {
 	if c.AdminUser == "" {
 		c.AdminUser = "spaces-admin"
 	}
+	if c.TLSResolver == "" {
+		c.TLSResolver = "letsencrypt-dns"
+	}
+	if c.Resync == 0 {
+		c.Resync = resyncEvery
+	}
 	if c.CPU <= 0 {
 		c.CPU = map[string]int{templates.Dev: 20}[c.Template]
 		if c.CPU == 0 {
@@ -154,6 +179,7 @@ type Provisioner struct {
 	dbPort  int
 	nomad   Nomad
 	http    *http.Client
+	public  *http.Client // the public check's, through DNS and TLS as anyone reaches a space
 	logger  *slog.Logger
 	now     func() time.Time
 	closeDB bool
@@ -205,7 +231,8 @@ func New(ctx context.Context, cfg Config, db tenants.DB, n Nomad, logger *slog.L
 	return &Provisioner{
 		cfg: cfg, db: db, tenant: pool, dbHost: u.Hostname(), dbPort: port, nomad: n,
 		http:   &http.Client{Timeout: 30 * time.Second, Transport: spaceTransport()},
-		logger: logger, now: time.Now, closeDB: true, watch: newWatcher(n, logger),
+		public: publicClient(cfg),
+		logger: logger, now: time.Now, closeDB: true, watch: newWatcher(n, logger, cfg.Resync),
 		dbSlots: make(chan struct{}, databaseConcurrency),
 		specs:   map[specKey]string{}, secrets: map[string]map[string]string{},
 	}, nil
@@ -339,6 +366,7 @@ const (
 	CondVolumeReady   = "VolumeReady"
 	CondJobRegistered = "JobRegistered"
 	CondHealthy       = "Healthy"
+	CondPublic        = "PublicAddressReachable"
 	CondBootstrapped  = "Bootstrapped"
 	CondReady         = "Ready"
 )
@@ -413,12 +441,22 @@ func (p *Provisioner) Provision(ctx context.Context, spaceID int64, ready ReadyF
 	p.observe(ctx, s, seen...)
 	seen = nil
 
+	// The wait for health and the public check share one provision timeout.
+	deadline := p.now().Add(p.cfg.HealthTimeout)
 	addr, allocID, err := p.waitHealthy(ctx, jobID, version)
 	if err != nil {
 		return 0, p.stepFailed(ctx, s, seen, CondHealthy, "health", err)
 	}
 	mark("healthy")
 	seen = append(seen, cond(CondHealthy, true, "AllocationHealthy", fmt.Sprintf("allocation %s at %s", shortID(allocID), addr)))
+
+	if p.cfg.PublicCheck {
+		if err := p.checkPublic(ctx, p.Domain(s.Slug), deadline); err != nil {
+			return 0, p.stepFailed(ctx, s, seen, CondPublic, "public address", err)
+		}
+		mark("public")
+		seen = append(seen, cond(CondPublic, true, "StatusAnswered", "https://"+p.Domain(s.Slug)+"/status.php answers, its certificate verified"))
+	}
 
 	if err := p.bootstrap(ctx, s, addr, secrets); err != nil {
 		return 0, p.stepFailed(ctx, s, seen, CondBootstrapped, "nextcloud bootstrap", err)

@@ -20,6 +20,9 @@ const (
 	// keyOwnerPassword is the first account's one-time password: kept so that a pass resumed
 	// after the account was created still knows what to send.
 	keyOwnerPassword = "owner_password"
+	// keySMTPPassword is the operator's SMTP relay password, copied into every space's Variable
+	// (the jobspec reads it into secrets/), kept equal to the setting by every pass.
+	keySMTPPassword = "smtp_password"
 )
 
 // secretKeys are the secrets a space's job runs with, for its whole life.
@@ -63,6 +66,7 @@ func (p *Provisioner) ensureKeys(ctx context.Context, jobID string, keys []strin
 			for _, k := range keys {
 				items[k] = newSecret()
 			}
+			p.operatorSecrets(items)
 			v, err = p.nomad.CreateVariable(ctx, path, items)
 			if errors.Is(err, nomad.ErrConflict) {
 				continue // another pass created it: use theirs
@@ -79,6 +83,9 @@ func (p *Provisioner) ensureKeys(ctx context.Context, jobID string, keys []strin
 			if v.Items[k] == "" {
 				v.Items[k], missing = newSecret(), true
 			}
+		}
+		if p.operatorSecrets(v.Items) {
+			missing = true
 		}
 		if !missing {
 			return v.Items, nil
@@ -119,4 +126,22 @@ func (p *Provisioner) forgetOwnerPassword(ctx context.Context, jobID string) err
 		return err
 	}
 	return fmt.Errorf("update nomad variable %s: too many concurrent writers", path)
+}
+
+// operatorSecrets puts in items the secrets the operators set for every space (the SMTP relay's
+// password), or removes one no longer set; it reports whether items changed.
+func (p *Provisioner) operatorSecrets(items map[string]string) bool {
+	want := p.cfg.Space.SMTPPassword
+	if items[keySMTPPassword] == want {
+		return false
+	}
+	if want == "" {
+		if _, ok := items[keySMTPPassword]; !ok {
+			return false
+		}
+		delete(items, keySMTPPassword)
+		return true
+	}
+	items[keySMTPPassword] = want
+	return true
 }

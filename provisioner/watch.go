@@ -19,6 +19,8 @@ const resyncEvery = 5 * time.Second
 type watcher struct {
 	nomad  Nomad
 	logger *slog.Logger
+	// resync is resyncEvery, or never when negative.
+	resync time.Duration
 
 	ctx  context.Context
 	stop context.CancelFunc
@@ -34,9 +36,9 @@ type watcher struct {
 // hookEvery spaces out the calls of the change hooks: a burst of events makes one call.
 const hookEvery = time.Second
 
-func newWatcher(n Nomad, logger *slog.Logger) *watcher {
+func newWatcher(n Nomad, logger *slog.Logger, resync time.Duration) *watcher {
 	ctx, stop := context.WithCancel(context.Background())
-	return &watcher{nomad: n, logger: logger, ctx: ctx, stop: stop, waiters: map[string]map[chan struct{}]struct{}{},
+	return &watcher{nomad: n, logger: logger, resync: resync, ctx: ctx, stop: stop, waiters: map[string]map[chan struct{}]struct{}{},
 		kick: make(chan struct{}, 1)}
 }
 
@@ -122,18 +124,20 @@ func (w *watcher) pokeAll() {
 
 // run follows the event stream for the life of the process, reconnecting with backoff.
 func (w *watcher) run(ctx context.Context) {
-	ticker := time.NewTicker(resyncEvery)
-	defer ticker.Stop()
-	go func() {
-		for {
-			select {
-			case <-ticker.C:
-				w.pokeAll()
-			case <-ctx.Done():
-				return
+	if w.resync > 0 {
+		ticker := time.NewTicker(w.resync)
+		defer ticker.Stop()
+		go func() {
+			for {
+				select {
+				case <-ticker.C:
+					w.pokeAll()
+				case <-ctx.Done():
+					return
+				}
 			}
-		}
-	}()
+		}()
+	}
 	backoff := time.Second
 	for ctx.Err() == nil {
 		changes, err := w.nomad.JobChanges(ctx)

@@ -98,6 +98,16 @@ job [[ hcl .JobID ]] {
         NEXTCLOUD_DATA_DIR        = "${NOMAD_META_spaces_volume_path}"
         NEXTCLOUD_CONFIG_DIR      = "${NOMAD_TASK_DIR}/config"
         NC_LISTEN                 = "${NOMAD_ADDR_http}"
+        # Hooks run before serving at every start, as the image's /docker-entrypoint-hooks.d.
+        NEXTCLOUD_HOOKS_DIR   = "${NOMAD_TASK_DIR}/hooks"
+        NEXTCLOUD_STANDIN_BIN = [[ hcl .StandinBin ]]
+        # Read by local/hooks/before-starting/space-settings.sh, as in production.
+        SPACES_APPS          = [[ hcl (join .Apps " ") ]]
+        SPACES_APPS_DISABLED = [[ hcl (join .DisabledApps " ") ]]
+        SPACES_THEMING_NAME  = [[ hcl (env .AssociationName) ]]
+        SPACES_IMPRINT_URL   = [[ hcl .ImprintURL ]]
+        SPACES_PRIVACY_URL   = [[ hcl .PrivacyURL ]]
+        SPACES_OFFICE_URL    = [[ hcl .OfficeURL ]]
         # A hundred stand-ins share two cores here: keep each one small.
         GOMAXPROCS = "1"
         GOMEMLIMIT = "48MiB"
@@ -125,6 +135,42 @@ job [[ hcl .JobID ]] {
         EOT
       }
 
+      # The space's system config, the same keys as production's space.config.php (the SMTP
+      # password stays in production's secrets/: the stand-in sends no mail).
+      template {
+        destination = "local/config/space.config.json"
+        change_mode = "noop"
+        data        = <<-EOT
+        {"overwrite.cli.url": [[ json (printf "https://%s" .Domain) ]], "maintenance_window_start": 1
+[[- if .Language ]], "default_language": [[ json .Language ]][[ end ]]
+[[- if .Locale ]], "default_locale": [[ json .Locale ]][[ end ]]
+[[- if .PhoneRegion ]], "default_phone_region": [[ json .PhoneRegion ]][[ end ]]
+[[- if .SMTPHost ]], "mail_smtpmode": "smtp", "mail_smtphost": [[ json .SMTPHost ]], "mail_smtpport": [[ .SMTPPort ]], "mail_smtpsecure": [[ json .SMTPSecure ]]
+[[- if .SMTPUser ]], "mail_smtpauth": true, "mail_smtpname": [[ json .SMTPUser ]][[ end ]][[ end ]]
+[[- if .MailFromAddress ]], "mail_from_address": [[ json .MailFromAddress ]][[ end ]]
+[[- if .MailDomain ]], "mail_domain": [[ json .MailDomain ]][[ end ]]}
+        EOT
+      }
+
+      template {
+        destination = "local/hooks/before-starting/space-settings.sh"
+        perms       = "0755"
+        data        = <<-EOT
+        #!/bin/sh
+        # The same commands as production's space-settings.sh, through the stand-in's occ.
+        set -u
+        occ() { "$NEXTCLOUD_STANDIN_BIN" occ "$@"; }
+        occ background:cron
+        occ app:enable $SPACES_APPS || echo "space-settings: apps not enabled" >&2
+        [ -z "$SPACES_APPS_DISABLED" ] || occ app:disable $SPACES_APPS_DISABLED >/dev/null 2>&1 || true
+        occ theming:config name "$SPACES_THEMING_NAME"
+        [ -z "$SPACES_IMPRINT_URL" ] || occ theming:config imprintUrl "$SPACES_IMPRINT_URL"
+        [ -z "$SPACES_PRIVACY_URL" ] || occ theming:config privacyUrl "$SPACES_PRIVACY_URL"
+        [ -z "$SPACES_OFFICE_URL" ] || occ config:app:set richdocuments wopi_url --value "$SPACES_OFFICE_URL"
+        exit 0
+        EOT
+      }
+
       # Nextcloud's hashingCost at bcrypt's lowest, as Nextcloud's own test setup has it: here a
       # hundred stand-ins hash passwords on two cores. Production keeps Nextcloud's default.
       template {
@@ -138,6 +184,49 @@ job [[ hcl .JobID ]] {
       resources {
         cpu    = [[ .CPU ]]
         memory = [[ .MemoryMB ]]
+      }
+    }
+
+    # Nextcloud's background jobs, as production's cron task: the stand-in's cron runs them on
+    # the same database and data every 5 minutes (and once at start), reading the Nextcloud
+    # task's config (raw_exec: the task directories are siblings).
+    task "cron" {
+      driver = "raw_exec"
+
+      lifecycle {
+        hook    = "poststart"
+        sidecar = true
+      }
+
+      config {
+        command = [[ hcl .StandinBin ]]
+        args    = ["cron"]
+      }
+
+      env {
+        POSTGRES_HOST        = [[ hcl (printf "%s:%d" .DBHost .DBPort) ]]
+        POSTGRES_DB          = [[ hcl .DBName ]]
+        POSTGRES_USER        = [[ hcl .DBUser ]]
+        NEXTCLOUD_DATA_DIR   = "${NOMAD_META_spaces_volume_path}"
+        NEXTCLOUD_CONFIG_DIR = "${NOMAD_ALLOC_DIR}/../nextcloud/local/config"
+        GOMAXPROCS           = "1"
+        GOMEMLIMIT           = "24MiB"
+      }
+
+      template {
+        destination = "secrets/cron.env"
+        env         = true
+        change_mode = "restart"
+        data        = <<-EOT
+        {{ with nomadVar "[[ .VariablePath ]]" -}}
+        POSTGRES_PASSWORD={{ .db_password }}
+        {{- end }}
+        EOT
+      }
+
+      resources {
+        cpu    = 10
+        memory = 32
       }
     }
   }

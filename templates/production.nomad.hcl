@@ -67,7 +67,14 @@ job [[ hcl .JobID ]] {
         "traefik.enable=true",
         [[ hcl (printf "traefik.http.routers.%s.rule=Host(`%s`)" .JobID .Domain) ]],
         [[ hcl (printf "traefik.http.routers.%s.entrypoints=websecure" .JobID) ]],
-        [[ hcl (printf "traefik.http.routers.%s.tls.certresolver=letsencrypt" .JobID) ]],
+        # TLS with one wildcard certificate for the base domain, shared by every space: Traefik
+        # asks its resolver (a DNS-01 one: a wildcard needs it) for *.base domain once and serves
+        # every space's router from it, instead of one certificate per space, which a burst of
+        # approvals would take past the certificate authority's rate limits.
+        [[ hcl (printf "traefik.http.routers.%s.tls=true" .JobID) ]],
+        [[ hcl (printf "traefik.http.routers.%s.tls.certresolver=%s" .JobID .TLSResolver) ]],
+        [[ hcl (printf "traefik.http.routers.%s.tls.domains[0].main=%s" .JobID .BaseDomain) ]],
+        [[ hcl (printf "traefik.http.routers.%s.tls.domains[0].sans=*.%s" .JobID .BaseDomain) ]],
         [[ hcl (printf "traefik.http.services.%s.loadbalancer.server.scheme=http" .JobID) ]],
       ]
 
@@ -143,6 +150,21 @@ job [[ hcl .JobID ]] {
           target   = "/docker-entrypoint-hooks.d/post-installation/serverinfo-token.sh"
           readonly = true
         }
+        # The space's system config: mail through the operator's relay, the French defaults.
+        mount {
+          type     = "bind"
+          source   = "local/space.config.php"
+          target   = "/var/www/html/config/space.config.php"
+          readonly = true
+        }
+        # Runs at every start, before Apache: background jobs in cron mode, the apps, the
+        # theming and Nextcloud Office's server, with idempotent occ commands.
+        mount {
+          type     = "bind"
+          source   = "local/space-settings.sh"
+          target   = "/docker-entrypoint-hooks.d/before-starting/space-settings.sh"
+          readonly = true
+        }
       }
 
       env {
@@ -161,6 +183,13 @@ job [[ hcl .JobID ]] {
         TRUSTED_PROXIES               = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"
         PHP_MEMORY_LIMIT              = "512M"
         PHP_UPLOAD_LIMIT              = "2G"
+        # Read by local/space-settings.sh (env values, never inside a Nomad template block).
+        SPACES_APPS          = [[ hcl (join .Apps " ") ]]
+        SPACES_APPS_DISABLED = [[ hcl (join .DisabledApps " ") ]]
+        SPACES_THEMING_NAME  = [[ hcl (env .AssociationName) ]]
+        SPACES_IMPRINT_URL   = [[ hcl .ImprintURL ]]
+        SPACES_PRIVACY_URL   = [[ hcl .PrivacyURL ]]
+        SPACES_OFFICE_URL    = [[ hcl .OfficeURL ]]
       }
 
       template {
@@ -206,6 +235,81 @@ job [[ hcl .JobID ]] {
       }
 
       template {
+        destination = "local/space.config.php"
+        change_mode = "noop"
+        data        = <<-EOT
+        <?php
+        // Rendered by the service for every space: Nextcloud merges it over config.php on every
+        // request, so these values win over occ and the admin pages.
+        $CONFIG = array (
+          'overwrite.cli.url' => [[ php (printf "https://%s" .Domain) ]],
+          'maintenance_window_start' => 1,
+[[- if .Language ]]
+          'default_language' => [[ php .Language ]],
+[[- end ]]
+[[- if .Locale ]]
+          'default_locale' => [[ php .Locale ]],
+[[- end ]]
+[[- if .PhoneRegion ]]
+          'default_phone_region' => [[ php .PhoneRegion ]],
+[[- end ]]
+[[- if .SMTPHost ]]
+          'mail_smtpmode' => 'smtp',
+          'mail_smtphost' => [[ php .SMTPHost ]],
+          'mail_smtpport' => [[ .SMTPPort ]],
+          'mail_smtpsecure' => [[ php .SMTPSecure ]],
+[[- if .SMTPUser ]]
+          'mail_smtpauth' => true,
+          'mail_smtpname' => [[ php .SMTPUser ]],
+          'mail_smtppassword' => trim((string) @file_get_contents('/secrets/smtp_password')),
+[[- end ]]
+[[- end ]]
+[[- if .MailFromAddress ]]
+          'mail_from_address' => [[ php .MailFromAddress ]],
+[[- end ]]
+[[- if .MailDomain ]]
+          'mail_domain' => [[ php .MailDomain ]],
+[[- end ]]
+        );
+        EOT
+      }
+[[- if .SMTPUser ]]
+
+      template {
+        destination = "secrets/smtp_password"
+        change_mode = "noop"
+        data        = <<-EOT
+        {{- with nomadVar "[[ .VariablePath ]]" }}{{ .smtp_password }}{{ end -}}
+        EOT
+      }
+[[- end ]]
+
+      template {
+        destination = "local/space-settings.sh"
+        perms       = "0755"
+        data        = <<-EOT
+        #!/bin/sh
+        # The space's app settings, at every start (the image's before-starting hook, as
+        # www-data). Every command is idempotent; an app the app store cannot give now is left
+        # for the next start, and the provisioner checks the enabled apps.
+        set -u
+        occ() { php /var/www/html/occ "$@"; }
+        occ background:cron
+        for app in $SPACES_APPS; do
+          occ app:enable "$app" || echo "space-settings: $app not enabled" >&2
+        done
+        for app in $SPACES_APPS_DISABLED; do
+          occ app:disable "$app" >/dev/null 2>&1 || true
+        done
+        occ theming:config name "$SPACES_THEMING_NAME"
+        [ -z "$SPACES_IMPRINT_URL" ] || occ theming:config imprintUrl "$SPACES_IMPRINT_URL"
+        [ -z "$SPACES_PRIVACY_URL" ] || occ theming:config privacyUrl "$SPACES_PRIVACY_URL"
+        [ -z "$SPACES_OFFICE_URL" ] || occ config:app:set richdocuments wopi_url --value "$SPACES_OFFICE_URL"
+        exit 0
+        EOT
+      }
+
+      template {
         destination = "local/limits.config.php"
         change_mode = "noop"
         data        = <<-EOT
@@ -225,6 +329,112 @@ job [[ hcl .JobID ]] {
       resources {
         cpu    = [[ .CPU ]]
         memory = [[ .MemoryMB ]]
+      }
+    }
+
+    # Nextcloud's background jobs every 5 minutes, as Nextcloud's docker setup runs them: the
+    # same image with /cron.sh (busybox crond, php cron.php as www-data) on the same data and the
+    # same config files, so a suspended space's cron sees maintenance mode and does nothing.
+    # Started once Nextcloud's task is, which installs the files it runs.
+    task "cron" {
+      driver = "docker"
+
+      lifecycle {
+        hook    = "poststart"
+        sidecar = true
+      }
+
+      volume_mount {
+        volume      = "data"
+        destination = "/var/www/html"
+      }
+
+      config {
+        image      = [[ hcl .Image ]]
+        entrypoint = ["/cron.sh"]
+
+        mount {
+          type     = "bind"
+          source   = "local/limits.config.php"
+          target   = "/var/www/html/config/limits.config.php"
+          readonly = true
+        }
+        mount {
+          type     = "bind"
+          source   = "local/space.config.php"
+          target   = "/var/www/html/config/space.config.php"
+          readonly = true
+        }
+      }
+
+      template {
+        destination = "local/limits.config.php"
+        change_mode = "noop"
+        data        = <<-EOT
+        <?php
+        $CONFIG = array (
+          'one-click-instance' => true,
+          'one-click-instance.user-limit' => [[ .UserLimit ]],
+[[- if .Maintenance ]]
+          'maintenance' => true,
+[[- end ]]
+        );
+        EOT
+      }
+
+      template {
+        destination = "local/space.config.php"
+        change_mode = "noop"
+        data        = <<-EOT
+        <?php
+        // Rendered by the service for every space: Nextcloud merges it over config.php on every
+        // request, so these values win over occ and the admin pages.
+        $CONFIG = array (
+          'overwrite.cli.url' => [[ php (printf "https://%s" .Domain) ]],
+          'maintenance_window_start' => 1,
+[[- if .Language ]]
+          'default_language' => [[ php .Language ]],
+[[- end ]]
+[[- if .Locale ]]
+          'default_locale' => [[ php .Locale ]],
+[[- end ]]
+[[- if .PhoneRegion ]]
+          'default_phone_region' => [[ php .PhoneRegion ]],
+[[- end ]]
+[[- if .SMTPHost ]]
+          'mail_smtpmode' => 'smtp',
+          'mail_smtphost' => [[ php .SMTPHost ]],
+          'mail_smtpport' => [[ .SMTPPort ]],
+          'mail_smtpsecure' => [[ php .SMTPSecure ]],
+[[- if .SMTPUser ]]
+          'mail_smtpauth' => true,
+          'mail_smtpname' => [[ php .SMTPUser ]],
+          'mail_smtppassword' => trim((string) @file_get_contents('/secrets/smtp_password')),
+[[- end ]]
+[[- end ]]
+[[- if .MailFromAddress ]]
+          'mail_from_address' => [[ php .MailFromAddress ]],
+[[- end ]]
+[[- if .MailDomain ]]
+          'mail_domain' => [[ php .MailDomain ]],
+[[- end ]]
+        );
+        EOT
+      }
+[[- if .SMTPUser ]]
+
+      template {
+        destination = "secrets/smtp_password"
+        change_mode = "noop"
+        data        = <<-EOT
+        {{- with nomadVar "[[ .VariablePath ]]" }}{{ .smtp_password }}{{ end -}}
+        EOT
+      }
+[[- end ]]
+
+      resources {
+        cpu    = 100
+        memory = 256
       }
     }
   }

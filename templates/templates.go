@@ -52,6 +52,12 @@ type Params struct {
 	Generation int64
 	// Domain is the space's public name, <slug>.<base domain>.
 	Domain string
+	// BaseDomain is the domain every space is served under; the production jobspec asks its
+	// router for one wildcard certificate, *.BaseDomain, shared by every space.
+	BaseDomain string
+	// TLSResolver names the router's certificate resolver (Traefik's certificatesResolvers) that
+	// obtains the wildcard certificate: a DNS-01 one, since a wildcard needs it.
+	TLSResolver string
 	// VariablePath is the Nomad Variable holding the space's secrets (nomad/jobs/<job id>).
 	VariablePath string
 	// VolumeName is the Nomad dynamic host volume holding the space's files, which the provisioner
@@ -85,6 +91,9 @@ type Params struct {
 	MemoryMB int
 	// MinHealthy is how long an allocation must pass its checks to count as healthy (a Go duration).
 	MinHealthy string
+
+	// Settings make the space ready to use: mail, defaults, theming, apps (see Settings).
+	Settings
 }
 
 // Validate checks what the jobspecs rely on.
@@ -103,13 +112,20 @@ func (p Params) Validate() error {
 		return errors.New("job id, slug, variable path and volume name may hold only a-z, 0-9, -, _ and /")
 	case !identifier.MatchString(p.Domain):
 		return errors.New("domain may hold only a-z, 0-9, -, . ")
+	case p.BaseDomain != "" && (!identifier.MatchString(p.BaseDomain) || !strings.HasSuffix(p.Domain, "."+p.BaseDomain)):
+		return errors.New("base domain may hold only a-z, 0-9, -, . and must end the domain")
+	case p.TLSResolver != "" && !resolverName.MatchString(p.TLSResolver):
+		return errors.New("TLS resolver may hold only letters, digits, - and _")
 	}
-	return nil
+	return p.Settings.validate()
 }
 
 // identifier is what may be written unquoted inside a Nomad template string (the variable path)
 // and in routing rules: no quotes, no braces, no spaces.
 var identifier = regexp.MustCompile(`^[a-z0-9][a-z0-9/_.-]*$`)
+
+// resolverName is what Traefik accepts as a certificate resolver's name in a tag.
+var resolverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 
 // Set is a parsed collection of jobspec templates.
 type Set struct {
@@ -173,7 +189,11 @@ func (s *Set) Render(name string, p Params) (string, error) {
 }
 
 var funcs = template.FuncMap{
-	"hcl": HCLString,
+	"hcl":  HCLString,
+	"env":  EnvText,
+	"php":  PHPString,
+	"json": JSONString,
+	"join": strings.Join,
 }
 
 // HCLString writes s as a quoted HCL string literal: Go-style escapes, with the template
@@ -184,3 +204,8 @@ func HCLString(s string) string {
 	q = strings.ReplaceAll(q, "%{", "%%{")
 	return q
 }
+
+// EnvText makes free text safe as the value of a task's env block: Nomad interpolates ${…} in
+// env values when the task starts (an association named "${NOMAD_META_…}" would show the job's
+// meta), and has no escape for it, so "${" is written "$ {".
+func EnvText(s string) string { return strings.ReplaceAll(s, "${", "$ {") }

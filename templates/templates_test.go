@@ -31,7 +31,7 @@ func nomadClient(t *testing.T) *nomadapi.Client {
 func params() templates.Params {
 	return templates.Params{
 		JobID: "space-tmpltest", Namespace: "default", Slug: "tmpltest", SpaceID: 42, Generation: 3,
-		Domain: "tmpltest.spaces.example", VariablePath: "nomad/jobs/space-tmpltest", VolumeName: "space-tmpltest",
+		Domain: "tmpltest.spaces.example", BaseDomain: "spaces.example", TLSResolver: "letsencrypt-dns", VariablePath: "nomad/jobs/space-tmpltest", VolumeName: "space-tmpltest",
 		DBHost: "10.0.0.5", DBPort: 5432, DBName: "space_tmpltest", DBUser: "space_tmpltest",
 		AdminUser: "spaces-admin", UserLimit: 50, StorageBytes: 40 << 30,
 		StandinBin: "/usr/local/bin/nextcloud-standin", Image: "nextcloud:31-apache",
@@ -215,6 +215,48 @@ func TestProductionContent(t *testing.T) {
 	svc := tg.Services[0]
 	if svc.Checks[0].CheckRestart == nil {
 		t.Error("production check has no check_restart")
+	}
+}
+
+// The production router asks for one wildcard certificate of the base domain through the named
+// resolver, rather than one certificate per space: a burst of spaces would pass the certificate
+// authority's rate limits.
+func TestProductionWildcardCertificate(t *testing.T) {
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := params()
+	p.Domain, p.BaseDomain, p.TLSResolver = "tmpltest.asso.example.org", "asso.example.org", "dns_ovh"
+	_, job := parse(t, set, templates.Production, p)
+	tags := job.TaskGroups[0].Services[0].Tags
+	router := "traefik.http.routers.space-tmpltest."
+	for _, want := range []string{
+		router + "rule=Host(`tmpltest.asso.example.org`)",
+		router + "tls=true",
+		router + "tls.certresolver=dns_ovh",
+		router + "tls.domains[0].main=asso.example.org",
+		router + "tls.domains[0].sans=*.asso.example.org",
+	} {
+		if !contains(tags, want) {
+			t.Errorf("no tag %s in %v", want, tags)
+		}
+	}
+	for _, tag := range tags {
+		if strings.Contains(tag, "tmpltest.asso") && !strings.Contains(tag, ".rule=") {
+			t.Errorf("tag %s asks for a certificate of the space's own name", tag)
+		}
+	}
+
+	// What the tags are made of is checked like every other value.
+	for _, bad := range []templates.Params{
+		func() templates.Params { q := p; q.TLSResolver = "le\"}`,x"; return q }(),
+		func() templates.Params { q := p; q.BaseDomain = "other.example"; return q }(),
+		func() templates.Params { q := p; q.BaseDomain = "*.asso.example.org"; return q }(),
+	} {
+		if hcl, err := set.Render(templates.Production, bad); err == nil {
+			t.Errorf("params %s / %s render:\n%s", bad.BaseDomain, bad.TLSResolver, hcl)
+		}
 	}
 }
 

@@ -122,7 +122,17 @@ type NewApplication struct {
 	StatusToken string
 	// SubmissionKey is the form's one-time key; the same form sent twice finds the first application.
 	SubmissionKey string
+	// Again, when set, is how an open application with the same email or legal identifier is met,
+	// so that the form tells nobody that it exists (see SubmitApplication). When nil, such a
+	// submission is refused with a DuplicateError.
+	Again Again
 }
+
+// Again is called in the submitting transaction with the open application that already uses the
+// submitted contact email (field "contact_email") or legal identifier (field "legal_id"), to tell
+// its contact on file. link is the status link the existing application was given for this
+// occasion, or "" when it was given none.
+type Again func(ctx context.Context, tx pgx.Tx, existing Application, field, link string) error
 
 // Errors of submitting an application.
 var (
@@ -130,8 +140,9 @@ var (
 	ErrAlreadySubmitted = errors.New("this form was already submitted")
 )
 
-// DuplicateError is returned when an open application already uses the same legal identifier or
-// email. It carries what may be shown to anyone: the reference, the date and a masked address.
+// DuplicateError is returned by SubmitApplication without NewApplication.Again when an open
+// application already uses the same legal identifier or email (the public form sets Again and
+// never shows it). It carries the reference, the date and a masked address.
 type DuplicateError struct {
 	Field       string // legal_id or contact_email
 	ExistingID  int64
@@ -148,8 +159,21 @@ func (e *DuplicateError) Error() string {
 type Then func(ctx context.Context, tx pgx.Tx, a Application) error
 
 // SubmitApplication records a new pending application and its audit entry, then calls then in the
-// same transaction. It refuses a slug taken by a space or an open application, an identifier or
-// email used by an open application (DuplicateError), and a form sent twice (ErrAlreadySubmitted).
+// same transaction. It refuses a slug taken by a space or an open application and a form sent
+// twice (ErrAlreadySubmitted).
+//
+// An open application that already uses the email or legal identifier is met according to
+// n.Again. Without it, the submission is refused with a DuplicateError. With it:
+//   - the same contact email: nothing new is recorded; the open application gets n.StatusToken as
+//     one more status link (AddStatusLink's rules) and Again is called with it, then with
+//     ErrAlreadySubmitted if the same form comes again;
+//   - the same legal identifier with another email: the new application is recorded anyway
+//     (moderators see both as possible duplicates; its audit entry names the other), then is
+//     called, and Again is called for the earlier one, with no link;
+//
+// so that nobody learns from the form that an association applied, nor blocks it by applying first
+// with its number. Submissions with one email are serialised (an advisory lock), so two at once
+// meet the same way.
 func SubmitApplication(ctx context.Context, db DB, n NewApplication, then Then) (Application, error) {
 	if err := CheckSlug(n.Slug); err != nil {
 		return Application{}, err
@@ -159,26 +183,50 @@ func SubmitApplication(ctx context.Context, db DB, n NewApplication, then Then) 
 	}
 	var out Application
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('spaces/application-email/' || lower($1), 0))`,
+			n.ContactEmail); err != nil {
+			return err
+		}
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM applications WHERE submission_hash = $1)`,
-			HashSecret(n.SubmissionKey)).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM applications WHERE submission_hash = $1)
+			OR EXISTS (SELECT 1 FROM application_status_links WHERE token_hash = $2)`,
+			HashSecret(n.SubmissionKey), HashSecret(n.StatusToken)).Scan(&exists); err != nil {
 			return err
 		}
 		if exists {
 			return ErrAlreadySubmitted
 		}
-		if dup, err := findOpenDuplicate(ctx, tx, n.LegalID, n.ContactEmail); err != nil || dup != nil {
-			if dup != nil {
-				return dup
-			}
-			return err
-		}
+		// The slug first: whether it is free is public anyway, and answering it before the
+		// duplicates keeps their answer the same as a new application's.
 		taken, err := SlugTaken(ctx, tx, n.Slug)
 		if err != nil {
 			return err
 		}
 		if taken {
 			return &RuleViolation{Code: RuleSlugTaken}
+		}
+		dup, err := findOpenDuplicate(ctx, tx, n.LegalID, n.ContactEmail)
+		if err != nil {
+			return err
+		}
+		if dup != nil && n.Again == nil {
+			return dup
+		}
+		if dup != nil && dup.Field == "contact_email" {
+			existing, err := getApplication(ctx, tx, dup.ExistingID, false)
+			if err != nil {
+				return err
+			}
+			action := "application.resubmit"
+			if err := addStatusLink(ctx, tx, existing.ID, n.StatusToken, action); err != nil {
+				return err
+			}
+			out = existing
+			return n.Again(ctx, tx, existing, dup.Field, n.StatusToken)
+		}
+		detail := map[string]any{"slug": n.Slug}
+		if dup != nil {
+			detail["possible_duplicate_of"] = dup.ExistingID
 		}
 		var id int64
 		err = tx.QueryRow(ctx, `INSERT INTO applications (association_name, legal_id, slug, contact_name, contact_email,
@@ -192,8 +240,6 @@ func SubmitApplication(ctx context.Context, db DB, n NewApplication, then Then) 
 			return ErrAlreadySubmitted
 		case isUniqueViolation(err, "applications_open_slug_key"):
 			return &RuleViolation{Code: RuleSlugTaken}
-		case isUniqueViolation(err, "applications_open_legal_id_key"):
-			return &DuplicateError{Field: "legal_id"}
 		case isUniqueViolation(err, "applications_open_email_key"):
 			return &DuplicateError{Field: "contact_email"}
 		case err != nil:
@@ -203,12 +249,20 @@ func SubmitApplication(ctx context.Context, db DB, n NewApplication, then Then) 
 			return err
 		}
 		if err := RecordAudit(ctx, tx, AuditEntry{Actor: ActorApplicant, Action: "application.submit",
-			SubjectType: "application", SubjectID: id, ToState: string(AppPending),
-			Detail: map[string]any{"slug": n.Slug}}); err != nil {
+			SubjectType: "application", SubjectID: id, ToState: string(AppPending), Detail: detail}); err != nil {
 			return err
 		}
 		if then != nil {
-			return then(ctx, tx, out)
+			if err := then(ctx, tx, out); err != nil {
+				return err
+			}
+		}
+		if dup != nil {
+			existing, err := getApplication(ctx, tx, dup.ExistingID, false)
+			if err != nil {
+				return err
+			}
+			return n.Again(ctx, tx, existing, dup.Field, "")
 		}
 		return nil
 	})
@@ -221,11 +275,12 @@ func SubmitApplication(ctx context.Context, db DB, n NewApplication, then Then) 
 // findOpenDuplicate returns a DuplicateError for an open application with the same identifier or email.
 func findOpenDuplicate(ctx context.Context, db DB, legalID, email string) (*DuplicateError, error) {
 	var d DuplicateError
-	var sameID bool
+	var otherEmail bool
 	var existingEmail string
-	err := db.QueryRow(ctx, `SELECT id, created_at, contact_email, legal_id = $1 FROM applications
+	// The same email first: it is the same contact, whatever the identifier.
+	err := db.QueryRow(ctx, `SELECT id, created_at, contact_email, lower(contact_email) <> lower($2) FROM applications
 		WHERE state IN ('pending', 'needs_info') AND (legal_id = $1 OR lower(contact_email) = lower($2))
-		ORDER BY id LIMIT 1`, legalID, email).Scan(&d.ExistingID, &d.SubmittedAt, &existingEmail, &sameID)
+		ORDER BY lower(contact_email) = lower($2) DESC, id LIMIT 1`, legalID, email).Scan(&d.ExistingID, &d.SubmittedAt, &existingEmail, &otherEmail)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -233,7 +288,7 @@ func findOpenDuplicate(ctx context.Context, db DB, legalID, email string) (*Dupl
 		return nil, fmt.Errorf("look for duplicates: %w", err)
 	}
 	d.Field = "contact_email"
-	if sameID {
+	if otherEmail {
 		d.Field = "legal_id"
 	}
 	d.MaskedEmail = MaskEmail(existingEmail)
@@ -282,14 +337,70 @@ func GetApplication(ctx context.Context, db DB, id int64) (Application, error) {
 	return a, nil
 }
 
-// GetApplicationByToken reads the application whose status page token is token.
+// ApplicationOfSpace returns the id of the application whose approval created space spaceID, 0
+// when there is none left (purged with the space, or the space was made without one).
+func ApplicationOfSpace(ctx context.Context, db DB, spaceID int64) (int64, error) {
+	var id int64
+	err := db.QueryRow(ctx, `SELECT id FROM applications WHERE space_id = $1 ORDER BY id LIMIT 1`, spaceID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find the application of space %d: %w", spaceID, err)
+	}
+	return id, nil
+}
+
+// GetApplicationByToken reads the application whose status page token is token. A link mailed
+// on request (AddStatusLink) is accepted too, and its first use makes it the application's link:
+// the link it had stops working then, and not before.
 func GetApplicationByToken(ctx context.Context, db DB, token string) (Application, error) {
 	a, err := scanApplication(db.QueryRow(ctx, `SELECT `+applicationColumns+applicationFrom+
 		` WHERE a.status_token_hash = $1`, HashSecret(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		a, err = openMailedLink(ctx, db, token)
+	}
 	if err != nil {
 		return Application{}, fmt.Errorf("get application by token: %w", notFound(err))
 	}
 	return a, nil
+}
+
+// StatusTokenExists tells whether token opens an application, as its link or as a live mailed
+// one, without opening it (a mailed link is not made the application's link by this).
+func StatusTokenExists(ctx context.Context, db DB, token string) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM applications WHERE status_token_hash = $1)
+		OR EXISTS (SELECT 1 FROM application_status_links WHERE token_hash = $1 AND expires_at > now())`,
+		HashSecret(token)).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("look for status token: %w", err)
+	}
+	return ok, nil
+}
+
+// openMailedLink makes a live mailed link its application's link.
+func openMailedLink(ctx context.Context, db DB, token string) (Application, error) {
+	var out Application
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `DELETE FROM application_status_links WHERE token_hash = $1 AND expires_at > now()
+			RETURNING application_id`, HashSecret(token)).Scan(&id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE applications SET status_token_hash = $2, updated_at = now() WHERE id = $1`,
+			id, HashSecret(token)); err != nil {
+			return err
+		}
+		if err := RecordAudit(ctx, tx, AuditEntry{Actor: ActorApplicant, Action: "application.link",
+			SubjectType: "application", SubjectID: id}); err != nil {
+			return err
+		}
+		var err error
+		out, err = getApplication(ctx, tx, id, false)
+		return err
+	})
+	return out, err
 }
 
 // Message is one entry of the conversation about an application.
@@ -413,15 +524,20 @@ func ReplyToApplication(ctx context.Context, db DB, id int64, body string, then 
 		}})
 }
 
-// RenewStatusLink gives the latest application made with email a new status page token, for an
-// applicant who lost the link; the old link stops working. It reports whether there was one, and
-// calls then in the same transaction (to mail the new link to that address).
-func RenewStatusLink(ctx context.Context, db DB, email, newToken string, then Then) (bool, error) {
+// StatusLinkLifetime is how long a status link mailed on request works if it is never opened.
+const StatusLinkLifetime = 7 * 24 * time.Hour
+
+// AddStatusLink gives the latest application made with email one more status link, token, for an
+// applicant who lost theirs. The link the application has keeps working until token is first
+// opened (GetApplicationByToken), so that a stranger asking for a link with someone's address
+// cannot cut them off; unopened, token expires after StatusLinkLifetime. It reports whether an
+// application uses email, and calls then in the same transaction (to mail token to that address).
+func AddStatusLink(ctx context.Context, db DB, email, token string, then Then) (bool, error) {
 	found := false
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, `SELECT id FROM applications WHERE lower(contact_email) = lower($1)
-			ORDER BY id DESC LIMIT 1 FOR UPDATE`, strings.TrimSpace(email)).Scan(&id)
+			ORDER BY id DESC LIMIT 1`, strings.TrimSpace(email)).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -429,16 +545,12 @@ func RenewStatusLink(ctx context.Context, db DB, email, newToken string, then Th
 			return err
 		}
 		found = true
-		if _, err := tx.Exec(ctx, `UPDATE applications SET status_token_hash = $2, updated_at = now() WHERE id = $1`,
-			id, HashSecret(newToken)); err != nil {
+		action := "application.link_mailed"
+		if err := addStatusLink(ctx, tx, id, token, action); err != nil {
 			return err
 		}
 		a, err := getApplication(ctx, tx, id, false)
 		if err != nil {
-			return err
-		}
-		if err := RecordAudit(ctx, tx, AuditEntry{Actor: ActorApplicant, Action: "application.link",
-			SubjectType: "application", SubjectID: id}); err != nil {
 			return err
 		}
 		if then != nil {
@@ -447,7 +559,20 @@ func RenewStatusLink(ctx context.Context, db DB, email, newToken string, then Th
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("renew status link: %w", err)
+		return false, fmt.Errorf("add status link: %w", err)
 	}
 	return found, nil
+}
+
+// addStatusLink stores token's hash as one more link to application id, with an audit entry
+// (action), and deletes expired links on the way.
+func addStatusLink(ctx context.Context, tx pgx.Tx, id int64, token, action string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM application_status_links WHERE expires_at < now()`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO application_status_links (token_hash, application_id, expires_at)
+		VALUES ($1, $2, now() + $3 * interval '1 second')`, HashSecret(token), id, StatusLinkLifetime.Seconds()); err != nil {
+		return err
+	}
+	return RecordAudit(ctx, tx, AuditEntry{Actor: ActorApplicant, Action: action, SubjectType: "application", SubjectID: id})
 }

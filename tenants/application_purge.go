@@ -2,8 +2,11 @@ package tenants
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // purgeBatch bounds one purge statement, so that a first purge of a large backlog does not hold
@@ -45,6 +48,59 @@ func PurgeApplications(ctx context.Context, db DB, olderThan time.Time) (int64, 
 		}
 	}
 }
+
+// expireBatch bounds one pass of ExpireStaleApplications; the rest wait for the next.
+const expireBatch = 200
+
+// ExpireStaleApplications closes the applications that have waited for the applicant's answer
+// (needs_info) since before olderThan: each becomes withdrawn, with an audit entry by the system
+// (application.withdraw, detail reason no_answer), and then is called in the same transaction (to
+// mail the applicant). PurgeApplications then removes it after the retention. An applicant who
+// answers at the same moment wins or loses cleanly: the row is locked and its state and date
+// checked again. Pending applications are never closed: they wait for a moderator, and the
+// dashboard counts those waiting too long (PendingOverdueAfter). At most expireBatch are closed
+// per call, the oldest first. It returns how many it closed.
+func ExpireStaleApplications(ctx context.Context, db DB, olderThan time.Time, then Then) (int, error) {
+	rows, err := db.Query(ctx, `SELECT id FROM applications WHERE state = 'needs_info' AND state_changed_at < $1
+		ORDER BY state_changed_at LIMIT $2`, olderThan, expireBatch)
+	if err != nil {
+		return 0, fmt.Errorf("find stale applications: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("find stale applications: %w", err)
+	}
+	closed := 0
+	for _, id := range ids {
+		// The move is a withdrawal by the service (the pages word it "the service withdrew its
+		// application"); its detail says why.
+		_, err := changeApplication(ctx, db, id, applicationChange{to: AppWithdrawn, actor: ActorSystem,
+			action: "application.withdraw",
+			check: func(cur Application) error {
+				if cur.State != AppNeedsInfo || !cur.StateChangedAt.Before(olderThan) {
+					return errAnsweredMeanwhile
+				}
+				return nil
+			},
+			detail: map[string]any{"reason": "no_answer"},
+			then:   then})
+		if errors.Is(err, errAnsweredMeanwhile) || errors.Is(err, ErrInvalidApplicationTransition) || errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return closed, err
+		}
+		closed++
+	}
+	return closed, nil
+}
+
+// errAnsweredMeanwhile stops the expiry of an application that moved since it was found.
+var errAnsweredMeanwhile = errors.New("application moved meanwhile")
+
+// PendingOverdueAfter is how long a pending application may wait for a moderator before the
+// dashboard counts it as overdue. Pending applications are never closed automatically.
+const PendingOverdueAfter = 30 * 24 * time.Hour
 
 // PurgeCount is what remains of purged applications: how many, by month of submission and outcome.
 type PurgeCount struct {

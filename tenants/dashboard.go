@@ -38,6 +38,11 @@ type DashboardTotals struct {
 	// limit) first, at most NearLimitShown. NearLimitTotal counts them all.
 	NearLimit      []NearLimit `json:"near_limit"`
 	NearLimitTotal int         `json:"near_limit_total"`
+	// MailDropped counts the mails given up in the last 30 days (see RecordMailDrop), and
+	// PendingOverdue the pending applications waiting for a moderator for longer than
+	// PendingOverdueAfter.
+	MailDropped    int `json:"mail_dropped"`
+	PendingOverdue int `json:"pending_overdue"`
 }
 
 // Spaces counts the spaces that are not deleted.
@@ -67,9 +72,9 @@ type NearLimit struct {
 // AccountsAtLimit tells whether the space has at least as many enabled accounts as its limit.
 func (n NearLimit) AccountsAtLimit() bool { return n.Usage.AccountsEnabled >= n.Limits.Accounts }
 
-// Dashboard reads the totals in two statements whatever the number of spaces: one pass over the
-// spaces and their usage grouped by state (with the orphan jobs counted), and the spaces near
-// their limits.
+// Dashboard reads the totals in three statements whatever the number of spaces: one pass over the
+// spaces and their usage grouped by state (with the orphan jobs counted), the dropped mail and
+// overdue applications, and the spaces near their limits.
 func Dashboard(ctx context.Context, db DB) (DashboardTotals, error) {
 	d := DashboardTotals{SpacesByState: make(map[SpaceState]int, len(SpaceStates)), NearLimit: []NearLimit{}}
 	for _, s := range SpaceStates {
@@ -116,6 +121,13 @@ func Dashboard(ctx context.Context, db DB) (DashboardTotals, error) {
 		})
 	if err != nil {
 		return d, fmt.Errorf("read dashboard totals: %w", err)
+	}
+
+	if err := db.QueryRow(ctx, `SELECT
+			(SELECT coalesce(sum(count), 0)::bigint FROM mail_drops WHERE day > (now() AT TIME ZONE 'UTC')::date - 30),
+			(SELECT count(*) FROM applications WHERE state = 'pending' AND state_changed_at < now() - make_interval(secs => $1))`,
+		PendingOverdueAfter.Seconds()).Scan(&d.MailDropped, &d.PendingOverdue); err != nil {
+		return d, fmt.Errorf("read dropped mail and overdue applications: %w", err)
 	}
 
 	// The spaces near their limits: the window count is taken before the limit; the application

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -191,6 +192,9 @@ type SpaceFilter struct {
 	Limit   int   // at most this many (default 100, at most 1000)
 	// QuotaLevels keeps the spaces at any of these levels (space_filter.go).
 	QuotaLevels []QuotaLevel
+	// Search keeps the spaces whose association's name holds it (any case), or whose slug holds
+	// it written as a slug (so "théâtre" finds theatre-en-herbe).
+	Search string
 }
 
 // ListSpaces lists spaces by ascending id.
@@ -202,9 +206,11 @@ func ListSpaces(ctx context.Context, db DB, f SpaceFilter) ([]Space, error) {
 	for i, s := range f.States {
 		states[i] = string(s)
 	}
+	search := strings.TrimSpace(f.Search)
 	rows, err := db.Query(ctx, `SELECT `+spaceColumns+` FROM spaces
 		WHERE id > $1 AND (cardinality($2::text[]) = 0 OR state = ANY($2)) AND `+quotaLevelCondition+`
-		ORDER BY id LIMIT $3`, f.AfterID, states, f.Limit, quotaLevelNames(f.QuotaLevels))
+			AND ($5 = '' OR association_name ILIKE '%' || $5 || '%' OR $6 <> '' AND slug LIKE '%' || $6 || '%')
+		ORDER BY id LIMIT $3`, f.AfterID, states, f.Limit, quotaLevelNames(f.QuotaLevels), escapeLike(search), escapeLike(searchSlug(search)))
 	if err != nil {
 		return nil, fmt.Errorf("list spaces: %w", err)
 	}
@@ -356,4 +362,10 @@ func containsState(list []SpaceState, s SpaceState) bool {
 		}
 	}
 	return false
+}
+
+// searchSlug is a search written as a slug ("Théâtre en" → "theatre-en"), or "" when it cannot be one.
+func searchSlug(search string) string {
+	slug, _, _ := NormalizeSlug(search, "")
+	return slug
 }

@@ -149,3 +149,19 @@ func jsonKind(kind string) string {
 	}
 	return kind
 }
+
+// apiSpaceBySlug reads the space the path names; false when the answer is written (404 for an
+// unknown slug).
+func (h *handler) apiSpaceBySlug(w http.ResponseWriter, r *http.Request) (tenants.Space, bool) {
+	slug := r.PathValue("slug")
+	s, err := tenants.GetSpaceBySlug(r.Context(), h.Pool, slug)
+	if errors.Is(err, tenants.ErrNotFound) {
+		h.apiFail(w, r, http.StatusNotFound, "not_found", "slug", "no space named "+slug)
+		return s, false
+	}
+	if err != nil {
+		h.apiInternal(w, r, err)
+		return s, false
+	}
+	return s, true
+}

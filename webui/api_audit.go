@@ -107,6 +107,16 @@ func (h *handler) apiAuditList(w http.ResponseWriter, r *http.Request) {
 		h.apiInternal(w, r, err)
 		return
 	}
+	entries := h.apiAuditEntries(items)
+	next := int64(0)
+	if len(items) == f.Limit {
+		next = items[len(items)-1].ID
+	}
+	h.apiJSON(w, r, http.StatusOK, map[string]any{"entries": entries, "next_after": next})
+}
+
+// apiAuditEntries writes audit items as the API shows them, their details as English text.
+func (h *handler) apiAuditEntries(items []tenants.AuditItem) []apiAuditEntry {
 	p := page{Lang: "en", loc: h.location}
 	entries := make([]apiAuditEntry, len(items))
 	for i, it := range items {
@@ -120,9 +130,5 @@ func (h *handler) apiAuditList(w http.ResponseWriter, r *http.Request) {
 		}
 		entries[i] = e
 	}
-	next := int64(0)
-	if len(items) == f.Limit {
-		next = items[len(items)-1].ID
-	}
-	h.apiJSON(w, r, http.StatusOK, map[string]any{"entries": entries, "next_after": next})
+	return entries
 }

@@ -18,22 +18,6 @@ import (
 // maxDecisionReason bounds a suspension's or deletion's reason, a text mailed to the association.
 const maxDecisionReason = 2000
 
-// apiSpaceBySlug reads the space the path names; false when the answer is written (404 for an
-// unknown slug).
-func (h *handler) apiSpaceBySlug(w http.ResponseWriter, r *http.Request) (tenants.Space, bool) {
-	slug := r.PathValue("slug")
-	s, err := tenants.GetSpaceBySlug(r.Context(), h.Pool, slug)
-	if errors.Is(err, tenants.ErrNotFound) {
-		h.apiFail(w, r, http.StatusNotFound, "not_found", "slug", "no space named "+slug)
-		return s, false
-	}
-	if err != nil {
-		h.apiInternal(w, r, err)
-		return s, false
-	}
-	return s, true
-}
-
 // apiDecisionReason checks the reason of a suspension or deletion, which the association is
 // mailed: required, one text by the form's rules (tenants.NormalizeText), at most
 // maxDecisionReason characters. It returns the reason as kept, or false when the answer is written.

@@ -29,7 +29,7 @@ type apiExportView struct {
 // as the token's decision (space.export); 200 with the export already queued or running, if
 // there is one (a space has one at a time). Only an active or suspended space can be exported.
 func (h *handler) apiSpaceExportCreate(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.apiSpaceForExport(w, r)
+	s, ok := h.apiSpaceBySlug(w, r)
 	if !ok {
 		return
 	}
@@ -52,7 +52,7 @@ func (h *handler) apiSpaceExportCreate(w http.ResponseWriter, r *http.Request) {
 
 // apiSpaceExportList is GET /api/v1/spaces/{slug}/exports: the space's last exports, newest first.
 func (h *handler) apiSpaceExportList(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.apiSpaceForExport(w, r)
+	s, ok := h.apiSpaceBySlug(w, r)
 	if !ok {
 		return
 	}
@@ -140,24 +140,9 @@ func (h *handler) apiSpaceExportArchive(w http.ResponseWriter, r *http.Request) 
 	http.ServeContent(&slidingDeadline{ResponseWriter: w, rc: rc}, r, e.FileName, fi.ModTime(), f)
 }
 
-// apiSpaceForExport reads the space named in the path, or answers 404.
-func (h *handler) apiSpaceForExport(w http.ResponseWriter, r *http.Request) (tenants.Space, bool) {
-	slug := r.PathValue("slug")
-	s, err := tenants.GetSpaceBySlug(r.Context(), h.Pool, slug)
-	if errors.Is(err, tenants.ErrNotFound) {
-		h.apiFail(w, r, http.StatusNotFound, "not_found", "slug", "no space named "+slug)
-		return s, false
-	}
-	if err != nil {
-		h.apiInternal(w, r, err)
-		return s, false
-	}
-	return s, true
-}
-
 // apiExport reads the export named in the path, of the space named there, or answers 404.
 func (h *handler) apiExport(w http.ResponseWriter, r *http.Request) (tenants.Export, bool) {
-	s, ok := h.apiSpaceForExport(w, r)
+	s, ok := h.apiSpaceBySlug(w, r)
 	if !ok {
 		return tenants.Export{}, false
 	}

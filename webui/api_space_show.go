@@ -11,13 +11,18 @@ import (
 
 // apiSpaceView is one space as the API shows it: the space (state, failure reason, conditions,
 // generation and observed generation, limits), while it is queued its place in the queue, its
-// last measured usage (null when never measured) and its usage per day over historyDays.
+// last measured usage (null when never measured), its usage per day over historyDays, and its
+// last decisions (newest first, at most spaceViewDecisions).
 type apiSpaceView struct {
-	Space   tenants.Space        `json:"space"`
-	Queue   *tenants.QueueStatus `json:"queue,omitempty"`
-	Usage   *tenants.Usage       `json:"usage"`
-	History []tenants.UsagePoint `json:"history"`
+	Space     tenants.Space        `json:"space"`
+	Queue     *tenants.QueueStatus `json:"queue,omitempty"`
+	Usage     *tenants.Usage       `json:"usage"`
+	History   []tenants.UsagePoint `json:"history"`
+	Decisions []apiAuditEntry      `json:"decisions"`
 }
+
+// spaceViewDecisions is how many of a space's audit entries its view carries.
+const spaceViewDecisions = 20
 
 // spaceView reads a space by slug with its queue status and usage; ErrNotFound when there is none.
 func (h *handler) spaceView(r *http.Request, slug string) (apiSpaceView, error) {
@@ -38,9 +43,14 @@ func (h *handler) spaceView(r *http.Request, slug string) (apiSpaceView, error) 
 		v.Usage = &u
 	}
 	v.History, err = tenants.UsageHistory(ctx, h.Pool, s.ID, timeNow().Add(-historyDays*24*time.Hour))
+	if err != nil {
+		return v, err
+	}
 	if v.History == nil {
 		v.History = []tenants.UsagePoint{}
 	}
+	items, err := tenants.ListAudit(ctx, h.Pool, tenants.AuditFilter{SpaceID: s.ID, Limit: spaceViewDecisions})
+	v.Decisions = h.apiAuditEntries(items)
 	return v, err
 }
 

@@ -14,7 +14,6 @@ type applyPage struct {
 	Form       applicationForm
 	Errors     map[string]fieldError
 	FormError  string
-	Duplicate  *tenants.DuplicateError
 	BaseDomain string
 	Limits     quota.Limits
 	MaxName    int

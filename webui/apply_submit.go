@@ -66,7 +66,10 @@ func (h *handler) enqueueMail(ctx context.Context, tx pgx.Tx, a tenants.Applicat
 }
 
 // applySubmit receives the application form: parse, validate, re-render with the typed values
-// and a message at each field in error, or record the application and redirect to its status page.
+// and a message at each field in error, or record the application and redirect to /apply/sent,
+// its status link going by mail. An open application with the same email or legal identifier
+// changes nothing in the answer (tenants.SubmitApplication says what is done instead, and its
+// contact on file is mailed), so the form does not tell who applied.
 func (h *handler) applySubmit(w http.ResponseWriter, r *http.Request) {
 	f := readApplicationForm(r)
 	if !validSubmissionKey(f.SubmissionKey) {
@@ -89,9 +92,10 @@ func (h *handler) applySubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	token := h.statusToken(f.SubmissionKey)
 	if !h.applyLimit.allow(h.clientAddr(r)) {
-		// A form sent again after success is not a new application: let it find the first one.
-		if _, err := tenants.GetApplicationByToken(r.Context(), h.Pool, token); err == nil {
-			seeOther(w, r, "/status/"+token)
+		// A form sent again after success is not a new application: answer as the first time.
+		// (Only look: opening a mailed link would cut its owner's current one.)
+		if ok, err := tenants.StatusTokenExists(r.Context(), h.Pool, token); err == nil && ok {
+			seeOther(w, r, "/apply/sent")
 			return
 		}
 		h.renderApply(w, r, http.StatusTooManyRequests, f, func(p *applyPage) { p.FormError = p.T("apply.ratelimited") })
@@ -102,30 +106,23 @@ func (h *handler) applySubmit(w http.ResponseWriter, r *http.Request) {
 		AssociationName: f.AssociationName, LegalID: f.legalID, Slug: f.slug, ContactName: f.ContactName,
 		ContactEmail: f.ContactEmail, Purpose: f.Purpose, Activities: f.Activities, ExpectedAccounts: f.accounts,
 		Locale: locale, StatusToken: token, SubmissionKey: f.SubmissionKey,
+		Again: func(ctx context.Context, tx pgx.Tx, existing tenants.Application, field, link string) error {
+			// The contact on file hears of it, in their language: the same address gets a new
+			// link; the same identifier from another address, a notice that moderators will check.
+			if link == "" {
+				return h.enqueueMail(ctx, tx, existing, "application_legal_id_again", nil, nil)
+			}
+			return h.enqueueMail(ctx, tx, existing, "application_again", nil, map[string]string{"StatusURL": h.statusURL(link)})
+		},
 	}, func(ctx context.Context, tx pgx.Tx, a tenants.Application) error {
 		return h.enqueueMail(ctx, tx, a, "application_received", nil, map[string]string{"StatusURL": h.statusURL(token)})
 	})
-	var dup *tenants.DuplicateError
 	var rule *tenants.RuleViolation
-	if err != nil && (errors.As(err, &dup) || errors.As(err, &rule)) {
-		// The same form sent twice at once: the other request may have won meanwhile.
-		if _, gerr := tenants.GetApplicationByToken(r.Context(), h.Pool, token); gerr == nil {
-			seeOther(w, r, "/status/"+token)
-			return
-		}
-	}
 	switch {
-	case err == nil:
-		seeOther(w, r, "/status/"+token+"?done=submitted")
-	case errors.Is(err, tenants.ErrAlreadySubmitted):
-		if _, err := tenants.GetApplicationByToken(r.Context(), h.Pool, token); err == nil {
-			seeOther(w, r, "/status/"+token)
-			return
-		}
-		// The first application's link was renewed since: its owner has the new one by mail.
+	case err == nil, errors.Is(err, tenants.ErrAlreadySubmitted):
+		// A new application, a form sent again, and an address or identifier an open application
+		// uses all get this one answer: the link comes by mail, to whoever the address is.
 		seeOther(w, r, "/apply/sent")
-	case errors.As(err, &dup):
-		h.renderApply(w, r, http.StatusConflict, f, func(p *applyPage) { p.Duplicate = dup })
 	case errors.As(err, &rule):
 		h.renderApply(w, r, http.StatusUnprocessableEntity, f, func(p *applyPage) {
 			p.Errors = map[string]fieldError{"slug": {Key: rule.Code, Args: []any{"detail", rule.Detail}}}

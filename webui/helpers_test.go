@@ -35,6 +35,8 @@ type testEnv struct {
 	jobs   *jobs.Client
 	key    []byte
 	client *http.Client
+	// opts are the handler's options, to build another replica on the same database.
+	opts Options
 }
 
 type envOptions struct {
@@ -43,6 +45,10 @@ type envOptions struct {
 	capacity int
 	// mail, when set, runs River's mail worker against this SMTP server.
 	mail *smtptest.Server
+	// workerPool gives the mail workers the database, which the lost-link worker needs (with mail).
+	workerPool bool
+	// configure, when set, changes the handler's options (test seams) before it is built.
+	configure func(*Options)
 }
 
 func newTestEnv(t testing.TB, o envOptions) *testEnv {
@@ -69,6 +75,15 @@ func newTestEnv(t testing.TB, o envOptions) *testEnv {
 		}
 		deps.Mailer, deps.Box, work = &notify.Mailer{Templates: templates, Sender: sender}, box, true
 	}
+	var handler atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.Load().(http.Handler).ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	pub, _ := url.Parse(srv.URL)
+	if o.workerPool {
+		deps.Pool, deps.PublicURL = pool, srv.URL
+	}
 	// The handler inserts through a client without workers, as a worker-less client does not
 	// check that every job kind has a worker here (provisioning's is not part of these tests).
 	jc, err := jobs.NewClient(pool, jobs.Deps{Logger: logger}, false)
@@ -91,18 +106,16 @@ func newTestEnv(t testing.TB, o envOptions) *testEnv {
 			jc.Stop(stopCtx) //nolint:errcheck
 		})
 	}
-	e := &testEnv{t: t, pool: pool, jobs: jc, key: key}
-	var handler atomic.Value
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.Load().(http.Handler).ServeHTTP(w, r)
-	}))
-	t.Cleanup(e.srv.Close)
-	pub, _ := url.Parse(e.srv.URL)
+	e := &testEnv{t: t, pool: pool, jobs: jc, key: key, srv: srv}
 	if o.applyPerHour == 0 {
 		o.applyPerHour = 1000
 	}
-	h, err := New(Options{Pool: pool, Jobs: jc, Logger: logger, PublicURL: pub, BaseDomain: "spaces.test",
-		DefaultLimits: quota.DefaultLimits, Ceiling: func(context.Context) (int, error) { return o.capacity, nil }, ApplyPerHour: o.applyPerHour, SecretKey: key, Retention: 90 * 24 * time.Hour})
+	e.opts = Options{Pool: pool, Jobs: jc, Logger: logger, PublicURL: pub, BaseDomain: "spaces.test",
+		DefaultLimits: quota.DefaultLimits, Ceiling: func(context.Context) (int, error) { return o.capacity, nil }, ApplyPerHour: o.applyPerHour, SecretKey: key, Retention: 90 * 24 * time.Hour}
+	if o.configure != nil {
+		o.configure(&e.opts)
+	}
+	h, err := New(e.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +195,13 @@ func validForm(n int) url.Values {
 		"terms":             {"on"},
 		"submission_key":    {tenants.NewSecret("sub_")},
 	}
+}
+
+// statusPath is the status page of the application form made (the link its mail carries),
+// derived from its submission key as the server does.
+func (e *testEnv) statusPath(form url.Values) string {
+	h := &handler{statusKey: deriveKey(e.key, "spaces/webui/status-token")}
+	return "/status/" + h.statusToken(form.Get("submission_key"))
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -6,11 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode"
-
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
@@ -19,14 +14,10 @@ import (
 // spacesPerPage is how many spaces the spaces page lists at a time.
 const spacesPerPage = 50
 
-// spacesScanBatch is how many spaces are read at a time while looking for those a search or a
-// usage filter keeps.
-const spacesScanBatch = 500
-
 // Usage filters of the spaces page.
 const (
-	usageNear = "near" // storage at 80 % or more, or every account used
-	usageOver = "over" // storage full, or more enabled accounts than allowed
+	usageNear = string(tenants.QuotaNear) // storage at 80 % or more, or accounts at 80 % of the limit
+	usageOver = string(tenants.QuotaOver) // storage full, or more enabled accounts than allowed
 )
 
 // spacesFilter is what the spaces page was asked for.
@@ -134,10 +125,9 @@ func (h *handler) spacesList(w http.ResponseWriter, r *http.Request) {
 }
 
 // findSpaces reads the page of spaces f asks for with their usage, and the After of the next
-// page (0 on the last). The state is filtered by the query; a search and a usage filter are
-// applied to the spaces read in batches, in id order, until a page is full.
+// page (0 on the last).
 func (h *handler) findSpaces(ctx context.Context, f spacesFilter) ([]tenants.Space, map[int64]tenants.Usage, int64, error) {
-	sf := tenants.SpaceFilter{AfterID: f.After, Limit: spacesPerPage + 1}
+	sf := tenants.SpaceFilter{AfterID: f.After, Limit: spacesPerPage + 1, Search: f.Query}
 	if f.State == "all" {
 		for _, s := range tenants.SpaceStates {
 			if s != tenants.SpaceDeleted {
@@ -147,60 +137,27 @@ func (h *handler) findSpaces(ctx context.Context, f spacesFilter) ([]tenants.Spa
 	} else {
 		sf.States = []tenants.SpaceState{tenants.SpaceState(f.State)}
 	}
-	filtered := f.Query != "" || f.Usage != ""
-	if filtered {
-		sf.Limit = spacesScanBatch
+	if f.Usage != "" {
+		sf.QuotaLevels = []tenants.QuotaLevel{tenants.QuotaLevel(f.Usage)}
 	}
-	query := foldText(f.Query)
-	var out []tenants.Space
-	usage := map[int64]tenants.Usage{}
-	for {
-		batch, err := tenants.ListSpaces(ctx, h.Pool, sf)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		ids := make([]int64, len(batch))
-		for i, s := range batch {
-			ids[i] = s.ID
-		}
-		u, err := tenants.UsageOf(ctx, h.Pool, ids)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		for _, s := range batch {
-			if !matchesSearch(s, query) || !matchesUsage(s, u[s.ID], f.Usage) {
-				continue
-			}
-			if len(out) == spacesPerPage {
-				return out, usage, out[len(out)-1].ID, nil
-			}
-			out = append(out, s)
-			usage[s.ID] = u[s.ID]
-		}
-		if !filtered || len(batch) < sf.Limit {
-			return out, usage, 0, nil
-		}
-		sf.AfterID = batch[len(batch)-1].ID
+	list, err := tenants.ListSpaces(ctx, h.Pool, sf)
+	if err != nil {
+		return nil, nil, 0, err
 	}
-}
-
-// matchesSearch tells whether the association's name or the address holds query (folded).
-func matchesSearch(s tenants.Space, query string) bool {
-	return query == "" || strings.Contains(s.Slug, query) || strings.Contains(foldText(s.AssociationName), query)
-}
-
-// matchesUsage tells whether a space's last measured usage u is what filter keeps: near its
-// limits (the dashboard's "near": a storage level of 80 % or more, or every account used) or
-// over them (storage full, or more enabled accounts than allowed). A space never measured is
-// near nothing.
-func matchesUsage(s tenants.Space, u tenants.Usage, filter string) bool {
-	switch filter {
-	case usageNear:
-		return u.Collected() && (u.Level != quota.LevelOK || u.AccountsEnabled >= s.Limits.Accounts)
-	case usageOver:
-		return u.Collected() && (u.Level == quota.LevelFull || u.AccountsEnabled > s.Limits.Accounts)
+	next := int64(0)
+	if len(list) > spacesPerPage {
+		list = list[:spacesPerPage]
+		next = list[len(list)-1].ID
 	}
-	return true
+	ids := make([]int64, len(list))
+	for i, s := range list {
+		ids[i] = s.ID
+	}
+	usage, err := tenants.UsageOf(ctx, h.Pool, ids)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return list, usage, next, nil
 }
 
 // levelAtLimit gives u the storage level the next usage pass records for the space's current
@@ -210,14 +167,4 @@ func levelAtLimit(s tenants.Space, u tenants.Usage) tenants.Usage {
 		u.Level = quota.StorageLevel(u.Level, u.UsedBytes, s.Limits.StorageBytes)
 	}
 	return u
-}
-
-// foldText writes s as a search compares it: lowercase, without accents.
-func foldText(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, strings.ToLower(s))
-	if err != nil {
-		return strings.ToLower(s)
-	}
-	return out
 }

@@ -137,7 +137,7 @@ func (h *handler) fillSpacePage(ctx context.Context, p *spacePage) error {
 	for i := len(trail) - 1; i >= 0; i-- {
 		p.History = append(p.History, p.auditLine(trail[i], names))
 	}
-	if p.AppID, err = h.spaceApplication(ctx, s); err != nil {
+	if p.AppID, err = tenants.ApplicationOfSpace(ctx, h.Pool, s.ID); err != nil {
 		return err
 	}
 	if p.AppID != 0 {
@@ -175,19 +175,4 @@ func (h *handler) fillSpacePage(ctx context.Context, p *spacePage) error {
 		p.UsedNow = p.T("spaces.used.value", "storage", formatSize(u.UsedBytes), "accounts", p.Num(u.AccountsEnabled))
 	}
 	return nil
-}
-
-// spaceApplication finds the application whose approval created s: an approved application
-// with its slug and its id; 0 when there is none left (purged with the space, or never one).
-func (h *handler) spaceApplication(ctx context.Context, s tenants.Space) (int64, error) {
-	list, err := tenants.ListApplications(ctx, h.Pool, tenants.QueueFilter{State: tenants.AppApproved, Query: s.Slug, Limit: 20})
-	if err != nil {
-		return 0, err
-	}
-	for _, a := range list.Items {
-		if a.SpaceID == s.ID {
-			return a.ID, nil
-		}
-	}
-	return 0, nil
 }

@@ -14,9 +14,10 @@ import (
 // submit sends a valid application n and returns its status page path.
 func (e *testEnv) submit(n int) string {
 	e.t.Helper()
-	resp, body := e.post(e.newClient(), "/apply", validForm(n))
+	form := validForm(n)
+	resp, body := e.post(e.newClient(), "/apply", form)
 	mustStatus(e.t, resp, body, http.StatusSeeOther)
-	return strings.SplitN(resp.Header.Get("Location"), "?", 2)[0]
+	return e.statusPath(form)
 }
 
 func (e *testEnv) appID(slug string) string {

@@ -65,6 +65,19 @@ func clientNetwork(a netip.Addr) netip.Prefix {
 	return p
 }
 
+// loginNetwork is the network failed logins are counted against: the IPv4 /24 or the IPv6 /64 of
+// addr. Wider than clientNetwork's IPv4 address: logins are rare and come from moderators only,
+// while someone guessing passwords easily holds several addresses of one block.
+func loginNetwork(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	bits := 24
+	if a.Is6() {
+		bits = 64
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
 // clientAddr is the address of the person behind r: the connection's peer, or, when the peer is
 // a trusted proxy, the last address in X-Forwarded-For that is not one.
 func (h *handler) clientAddr(r *http.Request) netip.Addr {

@@ -1,12 +1,11 @@
 package webui
 
 import (
-	"context"
 	"net/http"
 	"strings"
+	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/tenants"
 )
 
@@ -23,8 +22,11 @@ func (h *handler) statusLostShow(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "lost", lostPage{page: h.newPage(r), Sent: r.URL.Query().Get("sent") == "1"})
 }
 
-// statusLostSubmit mails a new status link to that address if an application uses it. The answer
-// is the same either way, so that the page does not tell who applied.
+// statusLostSubmit asks for a new status link to be mailed to that address if an application uses
+// it. The request does the same work whether or not one does: it counts against the client's
+// network (tenants.LostLinkNetworkRule, in Postgres) and enqueues one job, whose worker decides
+// (jobs.StatusLinkWorker); the answer is the same redirect. The link the application has keeps
+// working until the new one is opened, so a stranger typing someone's address cuts nobody off.
 func (h *handler) statusLostSubmit(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	if email == "" || len(email) > 254 || !plainEmail(email) || formValidator().Var(email, "email") != nil {
@@ -32,16 +34,25 @@ func (h *handler) statusLostSubmit(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnprocessableEntity, "lost", lostPage{page: p, Email: email, Error: p.T("err.email")})
 		return
 	}
-	if !h.applyLimit.allow(h.clientAddr(r)) {
-		p := h.newPage(r)
-		h.showError(w, r, http.StatusTooManyRequests, "error.ratelimited", p.T("apply.ratelimited"))
+	network := clientNetwork(h.clientAddr(r))
+	key := tenants.ThrottleKey{Rule: tenants.LostLinkNetworkRule, Key: network.String()}
+	until, err := tenants.ThrottleLockedUntil(r.Context(), h.Pool, key)
+	if err != nil {
+		h.serverError(w, r, err)
 		return
 	}
-	token := h.statusToken(tenants.NewSecret(submissionPrefix))
-	_, err := tenants.RenewStatusLink(r.Context(), h.Pool, email, token, func(ctx context.Context, tx pgx.Tx, a tenants.Application) error {
-		return h.enqueueMail(ctx, tx, a, "status_link", nil, map[string]string{"StatusURL": h.statusURL(token)})
-	})
-	if err != nil {
+	if !until.IsZero() {
+		h.Logger.WarnContext(r.Context(), "lost-link request refused: too many from this network", "network", network.String())
+		retryAfter(w, time.Until(until))
+		p := h.newPage(r)
+		h.showError(w, r, http.StatusTooManyRequests, "error.ratelimited", p.T("lost.ratelimited"))
+		return
+	}
+	if _, err := tenants.ThrottleFailure(r.Context(), h.Pool, key); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	if _, err := h.Jobs.Insert(r.Context(), jobs.NewStatusLinkRequest(h.box, email), nil); err != nil {
 		h.serverError(w, r, err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"time"
 	_ "time/tzdata" // dates are shown in Europe/Paris time, wherever the server runs
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/quota"
+	"github.com/assospaces/spaces/tenants"
 	"github.com/assospaces/spaces/tenants/secretbox"
 )
 
@@ -43,6 +45,16 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed when finding a
 	// client's address for rate limits. Empty: the connection's address is the client's.
 	TrustedProxies []netip.Prefix
+
+	// Test seams, set only by this package's tests.
+	// authenticate checks a moderator's credentials (one argon2 hash); nil: tenants.AuthenticateModerator.
+	authenticate func(ctx context.Context, db tenants.DB, email, password string) (tenants.Moderator, error)
+	// hashSlots bounds concurrent password hashes (0: GOMAXPROCS); hashWait is how long a login
+	// waits for a slot before a 503 (0: 5 s).
+	hashSlots int
+	hashWait  time.Duration
+	// loginAccount and loginNetwork replace tenants.LoginAccountRule and LoginNetworkRule when set.
+	loginAccount, loginNetwork *tenants.ThrottleRule
 }
 
 // handler holds what every handler needs.
@@ -53,11 +65,13 @@ type handler struct {
 	csrfKey   []byte // keys CSRF tokens
 	statusKey []byte // derives status-page tokens from submission keys
 	secure    bool   // the public URL is https: cookies are Secure and __Host- prefixed
-	// applyLimit bounds submissions (and lost-link requests) per client network; loginLimit
-	// bounds login attempts.
+	// applyLimit bounds submissions per client network, in this process. Logins and lost-link
+	// requests are throttled in Postgres (tenants.ThrottleFailure), across replicas.
 	applyLimit *ipLimiter
-	loginLimit *ipLimiter
-	location   *time.Location
+	// hashes holds one token per password hash running in this process.
+	hashes                     chan struct{}
+	loginAccount, loginNetwork tenants.ThrottleRule
+	location                   *time.Location
 	// decisions records operators' decisions about spaces, for the API and the spaces pages alike.
 	decisions *jobs.Decisions
 }
@@ -99,10 +113,26 @@ func New(opts Options) (http.Handler, error) {
 		statusKey:  deriveKey(opts.SecretKey, "spaces/webui/status-token"),
 		secure:     opts.PublicURL.Scheme == "https",
 		applyLimit: newIPLimiter(rate.Every(time.Hour/time.Duration(opts.ApplyPerHour)), opts.ApplyPerHour),
-		loginLimit: newIPLimiter(rate.Every(time.Minute), 10),
 		location:   loc,
 		decisions: &jobs.Decisions{Pool: opts.Pool, Client: opts.Jobs, BaseDomain: opts.BaseDomain,
 			PublicURL: opts.PublicURL.String(), DeleteGrace: opts.DeleteGrace},
+	}
+	if h.authenticate == nil {
+		h.authenticate = tenants.AuthenticateModerator
+	}
+	if h.hashSlots <= 0 {
+		h.hashSlots = runtime.GOMAXPROCS(0)
+	}
+	if h.hashWait <= 0 {
+		h.hashWait = 5 * time.Second
+	}
+	h.hashes = make(chan struct{}, h.hashSlots)
+	h.loginAccount, h.loginNetwork = tenants.LoginAccountRule, tenants.LoginNetworkRule
+	if opts.loginAccount != nil {
+		h.loginAccount = *opts.loginAccount
+	}
+	if opts.loginNetwork != nil {
+		h.loginNetwork = *opts.loginNetwork
 	}
 	mux := http.NewServeMux()
 	h.routes(mux)

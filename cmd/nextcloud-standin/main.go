@@ -8,6 +8,9 @@
 //	nextcloud-standin occ config:system:set one-click-instance.user-limit --value 5 --type integer
 //	nextcloud-standin occ user:list
 //	nextcloud-standin occ status
+//	nextcloud-standin occ background:cron | app:enable APP... | app:disable APP... | app:list
+//	nextcloud-standin occ theming:config KEY VALUE
+//	nextcloud-standin cron [--interval 5m]
 //
 // serve reads the environment of the official `nextcloud` image (POSTGRES_*, NEXTCLOUD_*; see
 // standin.LoadEnv) so that the dev Nomad template mirrors the production one. On first start
@@ -76,7 +79,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newServe(), newServeMany(), newOCC())
+	root.AddCommand(newServe(), newServeMany(), newOCC(), newCron())
 	return root
 }
 
@@ -247,6 +250,11 @@ func serve(ctx context.Context, env standin.Env, listen string, logger *slog.Log
 	}
 	if env.ServerInfoToken != "" {
 		if err := srv.SetAppValue(ctx, "serverinfo", "token", env.ServerInfoToken); err != nil {
+			return err
+		}
+	}
+	if srv.Installed() {
+		if err := runHooks(ctx, os.Getenv("NEXTCLOUD_HOOKS_DIR"), logger); err != nil {
 			return err
 		}
 	}
@@ -475,6 +483,7 @@ func newOCC() *cobra.Command {
 	status.Flags().StringVar(&statusOutput, "output", "plain", "plain or json")
 
 	occ.AddCommand(maint, sysSet, sysGet, appSet, appGet, userList, status)
+	occ.AddCommand(newSettingsCommands()...)
 	return occ
 }
 

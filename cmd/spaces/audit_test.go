@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -15,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
 	"github.com/assospaces/spaces/tenants/pgtest"
-	"github.com/assospaces/spaces/webui"
 )
 
 func TestAuditCommandUsageErrors(t *testing.T) {
@@ -45,18 +39,7 @@ func TestAuditCommandUsageErrors(t *testing.T) {
 func TestAuditCommandThroughTheAPI(t *testing.T) {
 	pool, _ := pgtest.New(t)
 	ctx := context.Background()
-	jc, err := jobs.NewClient(pool, jobs.Deps{}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := url.Parse("http://spaces.test")
-	h, err := webui.New(webui.Options{Pool: pool, Jobs: jc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		PublicURL: pub, BaseDomain: "spaces.test", SecretKey: []byte(strings.Repeat("k", 32))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := apiServer(t, pool)
 	m, err := tenants.CreateModerator(ctx, pool, "alex@example.org", "Alex Martin", "a long enough password", tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)

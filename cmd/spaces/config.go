@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assospaces/spaces/quota"
+	"github.com/assospaces/spaces/templates"
+	"github.com/assospaces/spaces/tenants/notify"
 	"github.com/assospaces/spaces/tenants/secretbox"
 )
 
@@ -45,6 +48,17 @@ type Config struct {
 	SMTPURL  *url.URL
 	MailFrom string
 
+	// Settings of every space (see provisioner.SpaceSettings): its Nextcloud's SMTP relay (the
+	// service's own when nil), the domain its mail comes from (the space's own name when empty),
+	// Nextcloud Office's server, the service's legal pages, where to get help, the apps.
+	SpaceSMTPURL    *url.URL
+	SpaceMailDomain string
+	OfficeURL       string
+	LegalURL        string
+	PrivacyURL      string
+	HelpURL         string
+	SpaceApps       []string
+
 	DefaultLimits quota.Limits
 	// Capacity is the most spaces that may be provisioned or running at once; 0 means no ceiling.
 	// CapacityFromNomad: the ceiling is what the Nomad nodes can hold instead.
@@ -52,6 +66,10 @@ type Config struct {
 	CapacityFromNomad bool
 	// ProvisionTimeout is how long one provisioning pass waits for its space to be healthy.
 	ProvisionTimeout time.Duration
+	// TLSResolver is the router's certificate resolver for the spaces' wildcard certificate.
+	TLSResolver string
+	// PublicCheck: a space is ready only once its public address answers over verified TLS.
+	PublicCheck bool
 	// UsageInterval is how often each active space's usage is measured and its quotas enforced.
 	UsageInterval time.Duration
 
@@ -62,6 +80,9 @@ type Config struct {
 	ApplyPerHour int
 	// Retention is how long rejected and withdrawn applications are kept.
 	Retention time.Duration
+	// StaleAfter is how long an application may wait for the applicant's answer before it is
+	// closed; 0 never closes one.
+	StaleAfter time.Duration
 	// DeleteGrace is how long a deleted space can be restored before it is purged.
 	DeleteGrace time.Duration
 	// ExportDir is where space export archives are written; ExportRetention how long they stay.
@@ -193,12 +214,15 @@ var settings = []setting{
 			c.VolumePlugin = v
 			return nil
 		}},
-	{env: "SPACES_SMTP_URL", flag: "smtp-url", secret: true, form: "smtp://[USER:PASSWORD@]HOST:PORT or smtps://…",
-		help: "mail server for applicants' and associations' mail (smtp: STARTTLS when offered, smtps: TLS)",
+	{env: "SPACES_SMTP_URL", flag: "smtp-url", secret: true, form: "smtps://[USER:PASSWORD@]HOST:PORT, smtp://[USER:PASSWORD@]HOST:PORT or smtp://HOST:PORT?tls=none",
+		help: "mail server for applicants' and associations' mail: smtps: TLS; smtp: STARTTLS required (a server that does not offer it gets no mail), except to localhost or a loopback address; ?tls=none: plain SMTP to a trusted private relay, without a password",
 		set: func(c *Config, v string) error {
 			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Port() == "" {
-				return errors.New("not an smtp:// or smtps:// URL with a port")
+			if err != nil {
+				return fmt.Errorf("not a URL; the forms are %s", notify.SMTPURLForms)
+			}
+			if _, err := notify.NewSMTP(u, "check <check@localhost>"); err != nil {
+				return err
 			}
 			c.SMTPURL = u
 			return nil
@@ -210,6 +234,54 @@ var settings = []setting{
 				return errors.New("not a mail address")
 			}
 			c.MailFrom = v
+			return nil
+		}},
+	{env: "SPACES_SPACE_SMTP_URL", flag: "space-smtp-url", secret: true, form: "smtp://[USER:PASSWORD@]HOST:PORT or smtps://…",
+		help: "mail relay every space's Nextcloud sends through, reachable from the Nomad clients; its password goes to each space's Nomad Variable (default: SPACES_SMTP_URL)",
+		set: func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Port() == "" {
+				return errors.New("not an smtp:// or smtps:// URL with a port")
+			}
+			c.SpaceSMTPURL = u
+			return nil
+		}},
+	{env: "SPACES_SPACE_MAIL_DOMAIN", flag: "space-mail-domain", form: "a DNS name such as frama.space",
+		help: "domain every space's mail comes from, no-reply@DOMAIN (default: the space's own name, SLUG.BASE_DOMAIN)",
+		set: func(c *Config, v string) error {
+			v = strings.ToLower(strings.TrimSuffix(v, "."))
+			if !isDNSName(v) {
+				return errors.New("not a DNS name")
+			}
+			c.SpaceMailDomain = v
+			return nil
+		}},
+	{env: "SPACES_OFFICE_URL", flag: "office-url", form: "https://HOST[:PORT]",
+		help: "Collabora Online server every space's Nextcloud Office (richdocuments) uses",
+		set:  func(c *Config, v string) (err error) { c.OfficeURL, err = httpURL(v); return }},
+	{env: "SPACES_LEGAL_URL", flag: "legal-url", form: "https://HOST/PATH",
+		help: "the service's legal notice, linked in every space's footer",
+		set:  func(c *Config, v string) (err error) { c.LegalURL, err = httpURL(v); return }},
+	{env: "SPACES_PRIVACY_URL", flag: "privacy-url", form: "https://HOST/PATH",
+		help: "the service's privacy policy, linked in every space's footer",
+		set:  func(c *Config, v string) (err error) { c.PrivacyURL, err = httpURL(v); return }},
+	{env: "SPACES_HELP_URL", flag: "help-url", form: "https://HOST/PATH",
+		help: "where the first-steps guide of a new space sends people for help (default: SPACES_PUBLIC_URL)",
+		set:  func(c *Config, v string) (err error) { c.HelpURL, err = httpURL(v); return }},
+	{env: "SPACES_SPACE_APPS", flag: "space-apps", def: "calendar,contacts,richdocuments",
+		form: "comma-separated apps among " + strings.Join(templates.SupportedApps, ", "),
+		help: "apps enabled in every space; a change is applied to the existing spaces by the reconciler, and the other supported apps are disabled",
+		set: func(c *Config, v string) error {
+			apps := []string{}
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a != "" && !slices.Contains(apps, a) {
+					apps = append(apps, a)
+				}
+			}
+			if err := templates.ValidateApps(apps); err != nil {
+				return err
+			}
+			c.SpaceApps = apps
 			return nil
 		}},
 	{env: "SPACES_DEFAULT_STORAGE", flag: "default-storage", def: "40 GB", form: "a size such as 40 GB",
@@ -236,6 +308,24 @@ var settings = []setting{
 				return errors.New("not a duration of at least 5s")
 			}
 			c.ProvisionTimeout = d
+			return nil
+		}},
+	{env: "SPACES_TLS_RESOLVER", flag: "tls-resolver", def: "letsencrypt-dns", form: "a Traefik certificate resolver name (letters, digits, - and _)",
+		help: "certificate resolver the production jobspec's router tags name for one wildcard certificate, *.BASE_DOMAIN, shared by every space; it must use a DNS-01 challenge",
+		set: func(c *Config, v string) error {
+			if v == "" || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" || v[0] == '-' || v[0] == '_' {
+				return errors.New("not a resolver name (letters, digits, '-' and '_')")
+			}
+			c.TLSResolver = v
+			return nil
+		}},
+	{env: "SPACES_PUBLIC_CHECK", flag: "public-check", def: "false", form: "true or false",
+		help: "before a space is called ready, wait (within SPACES_PROVISION_TIMEOUT) until https://SLUG.BASE_DOMAIN/status.php answers Nextcloud's status, installed, through public DNS and verified TLS; otherwise the attempt fails saying why (DNS, TLS, HTTP)",
+		set: func(c *Config, v string) (err error) {
+			c.PublicCheck, err = strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("not true or false")
+			}
 			return nil
 		}},
 	{env: "SPACES_USAGE_INTERVAL", flag: "usage-interval", def: "5m", form: "a Go duration such as 5m",
@@ -272,6 +362,16 @@ var settings = []setting{
 				return errors.New("not a positive duration")
 			}
 			c.Retention = d
+			return nil
+		}},
+	{env: "SPACES_STALE_AFTER", flag: "stale-after", def: "2160h", form: "a Go duration such as 2160h (90 days), or 0 to never close",
+		help: "how long an application waiting for the applicant's answer (needs_info) is kept open; then it is closed as withdrawn, the applicant is told, and it is purged after SPACES_RETENTION",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || (d != 0 && d < 24*time.Hour) {
+				return errors.New("not 0 or a duration of at least 24h")
+			}
+			c.StaleAfter = d
 			return nil
 		}},
 	{env: "SPACES_DELETE_GRACE", flag: "delete-grace", def: "720h", form: "a Go duration such as 720h (30 days)",

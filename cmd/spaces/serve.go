@@ -28,8 +28,10 @@ var serveSettings = []string{
 	"SPACES_DATABASE_URL", "SPACES_LISTEN", "SPACES_PUBLIC_URL", "SPACES_BASE_DOMAIN", "SPACES_TENANT_DATABASE_URL",
 	"NOMAD_ADDR", "NOMAD_TOKEN", "NOMAD_REGION", "NOMAD_NAMESPACE", "SPACES_NOMAD_TEMPLATE", "SPACES_TEMPLATE_DIR",
 	"SPACES_STANDIN_BIN", "SPACES_VOLUME_PLUGIN", "SPACES_SMTP_URL", "SPACES_MAIL_FROM", "SPACES_DEFAULT_STORAGE", "SPACES_DEFAULT_ACCOUNTS",
-	"SPACES_CAPACITY", "SPACES_PROVISION_TIMEOUT", "SPACES_USAGE_INTERVAL", "SPACES_APPLY_PER_HOUR", "SPACES_RETENTION", "SPACES_DELETE_GRACE", "SPACES_SECRET_KEY", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
+	"SPACES_CAPACITY", "SPACES_PROVISION_TIMEOUT", "SPACES_USAGE_INTERVAL", "SPACES_APPLY_PER_HOUR", "SPACES_RETENTION", "SPACES_STALE_AFTER", "SPACES_DELETE_GRACE", "SPACES_SECRET_KEY", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
 	"SPACES_TRUSTED_PROXIES", "SPACES_EXPORT_DIR", "SPACES_EXPORT_RETENTION",
+	"SPACES_SPACE_SMTP_URL", "SPACES_SPACE_MAIL_DOMAIN", "SPACES_OFFICE_URL", "SPACES_LEGAL_URL", "SPACES_PRIVACY_URL",
+	"SPACES_HELP_URL", "SPACES_SPACE_APPS",
 }
 
 func newServeCommand() *cobra.Command {
@@ -73,7 +75,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 	}
 	defer prov.Close()
 	jobsClient, err := jobs.NewClient(pool, jobs.Deps{Logger: logger, Pool: pool, Mailer: mailer, Box: box,
-		Retention: cfg.Retention, Provisioner: prov, PublicURL: cfg.PublicURL.String(),
+		Retention: cfg.Retention, StaleAfter: cfg.StaleAfter, Provisioner: prov, PublicURL: cfg.PublicURL.String(),
 		ExportDir: exportDir(cfg), ExportRetention: cfg.ExportRetention}, true)
 	if err != nil {
 		return err
@@ -145,6 +147,8 @@ func newProvisioner(ctx context.Context, cfg *Config, pool *pgxpool.Pool, logger
 		Namespace: cfg.NomadNamespace, Region: cfg.NomadRegion, TenantDatabaseURL: cfg.TenantDatabaseURL,
 		Capacity: cfg.Capacity, CapacityFromNomad: cfg.CapacityFromNomad, HealthTimeout: cfg.ProvisionTimeout,
 		UsageInterval: cfg.UsageInterval, VolumePlugin: cfg.VolumePlugin,
+		TLSResolver: cfg.TLSResolver, PublicCheck: cfg.PublicCheck,
+		Space: spaceSettings(cfg),
 	}, pool, nc, logger)
 	if err != nil {
 		return nil, &ConfigError{Env: "SPACES_TENANT_DATABASE_URL", Flag: "tenant-database-url", Msg: err.Error()}

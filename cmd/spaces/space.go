@@ -554,6 +554,8 @@ type spaceView struct {
 	Queue   *tenants.QueueStatus `json:"queue,omitempty"`
 	Usage   *tenants.Usage       `json:"usage"` // nil: never measured
 	History []tenants.UsagePoint `json:"history"`
+	// Decisions are the space's last audit entries, newest first.
+	Decisions []auditItem `json:"decisions"`
 }
 
 // spaceItem is a space in the API's list: the space and its usage (nil: never measured).
@@ -695,6 +697,7 @@ func printSpace(w io.Writer, v spaceView) error {
 		}
 		fmt.Fprintf(tw, "Queue:\tposition %d, %s (%s)\n", q.Position, waiting, ceiling)
 	}
+	fmt.Fprintf(tw, "Nomad job:\tspace-%s%s\n", s.Slug, allocationNote(s))
 	fmt.Fprintf(tw, "Generation:\t%d (observed %d)\n", s.Generation, s.ObservedGeneration)
 	fmt.Fprintf(tw, "Limits:\t%d accounts, %s\n", s.Limits.Accounts, quota.FormatSize(s.Limits.StorageBytes))
 	fmt.Fprintf(tw, "Created:\t%s\n", s.CreatedAt.Local().Format(time.DateTime))
@@ -705,16 +708,39 @@ func printSpace(w io.Writer, v spaceView) error {
 		return err
 	}
 	if len(s.Conditions) == 0 {
-		_, err := fmt.Fprintln(w, "\nConditions: none observed yet")
-		return err
+		fmt.Fprintln(w, "\nConditions: none observed yet")
+	} else {
+		fmt.Fprintln(w, "\nConditions (ok good, !! a problem, ~ worth a look):")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, c := range s.Conditions {
+			fmt.Fprintf(tw, "  %s\t%s=%s\t%s\tsince %s\t%s\n", conditionMark(c), c.Type, c.Status, c.Reason,
+				c.Since.Local().Format("2006-01-02 15:04"), oneLine(c.Message, 100))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintln(w, "\nConditions (ok good, !! a problem, ~ worth a look):")
+	if len(v.Decisions) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nDecisions (the last %d, newest first; all of them: spaces audit list --space %s):\n", len(v.Decisions), s.Slug)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, c := range s.Conditions {
-		fmt.Fprintf(tw, "  %s\t%s=%s\t%s\tsince %s\t%s\n", conditionMark(c), c.Type, c.Status, c.Reason,
-			c.Since.Local().Format("2006-01-02 15:04"), oneLine(c.Message, 100))
+	for _, e := range v.Decisions {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04"), e.actorColumn(), e.Action,
+			e.statesColumn(), oneLine(dashIfEmpty(e.DetailText), 100))
 	}
 	return tw.Flush()
+}
+
+// allocationNote is where the space's job runs, from its Healthy condition: " (allocation
+// 4f2a1b9c at 10.0.3.12:23456)", or "" when none is healthy.
+func allocationNote(s tenants.Space) string {
+	for _, c := range s.Conditions {
+		if c.Type == "Healthy" && c.Status == "True" {
+			return " (" + c.Message + ")"
+		}
+	}
+	return ""
 }
 
 // printLifecycle writes what operators decided about a space's life: why it was suspended, why

@@ -6,10 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"net/url"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -19,11 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
 	"github.com/assospaces/spaces/tenants/pgtest"
-	"github.com/assospaces/spaces/webui"
 )
 
 // lifecycleServer is the real handler on a test database, and the environment that points the
@@ -31,18 +25,7 @@ import (
 func lifecycleServer(t *testing.T) (*pgxpool.Pool, []string) {
 	t.Helper()
 	pool, _ := pgtest.New(t)
-	jc, err := jobs.NewClient(pool, jobs.Deps{}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := url.Parse("http://spaces.test")
-	h, err := webui.New(webui.Options{Pool: pool, Jobs: jc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		PublicURL: pub, BaseDomain: "spaces.test", SecretKey: []byte(strings.Repeat("k", 32))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := apiServer(t, pool)
 	_, token, err := tenants.CreateAPIToken(context.Background(), pool, tenants.NewAPIToken{Name: "ops", Scope: tenants.ScopeOperator}, tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +134,11 @@ func TestSpaceLifecycleCommands(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("show of a suspended space lacks %q:\n%s", want, out)
 		}
+	}
+	// Its decisions, newest first, under the token's name, with their details as text.
+	if !regexp.MustCompile(`(?m)^Decisions \(the last \d+, newest first; all of them: spaces audit list --space amis\):\n  \d{4}-\d\d-\d\d \d\d:\d\d +\S+ \(token:\d+\) +space\.suspend +active→suspended +.*Unpaid hosting since March`).MatchString(out) ||
+		!strings.Contains(out, "Nomad job:          space-amis (allocation 4f2a at 10.0.0.3:2300)\n") {
+		t.Errorf("show of a suspended space lacks its job or its last decision:\n%s", out)
 	}
 	out = ok("space", "list", "--state", "suspended")
 	if !regexp.MustCompile(`(?m)^amis +suspended +1/5 .* Unpaid hosting since March$`).MatchString(out) {

@@ -4,21 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
 	"github.com/assospaces/spaces/tenants/pgtest"
-	"github.com/assospaces/spaces/webui"
 )
 
 func TestSpaceCommandsUsageErrors(t *testing.T) {
@@ -50,18 +44,7 @@ func TestSpaceCommandsUsageErrors(t *testing.T) {
 func TestSpaceCommandsThroughTheAPI(t *testing.T) {
 	pool, _ := pgtest.New(t)
 	ctx := context.Background()
-	jc, err := jobs.NewClient(pool, jobs.Deps{}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := url.Parse("http://spaces.test")
-	h, err := webui.New(webui.Options{Pool: pool, Jobs: jc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		PublicURL: pub, BaseDomain: "spaces.test", SecretKey: []byte(strings.Repeat("k", 32))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := apiServer(t, pool)
 	_, token, err := tenants.CreateAPIToken(ctx, pool, tenants.NewAPIToken{Name: "ops", Scope: tenants.ScopeOperator}, tenants.ActorSystem)
 	if err != nil {
 		t.Fatal(err)

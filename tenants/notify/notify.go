@@ -99,11 +99,45 @@ func (t *Templates) Names() []string {
 	return names
 }
 
-// Compose executes template name in locale (French when locale is unknown) with data.
+// unconfirmedMails are the mails that may go to an address nobody has shown to own: the form takes
+// any address, so whoever fills it in chooses the recipient. Such a mail carries only what the
+// service or a moderator wrote (serviceValues), never what the applicant typed (the association's
+// name, the contact's name, the purpose, the wished address), so that the form cannot be used to
+// send one's own text to a stranger. The application is named by its number. Mail sent once a
+// moderator approved the application, and mail about a space, may name the association.
+var unconfirmedMails = map[string]bool{
+	"application_received":       true, // the first mail to the address
+	"status_link_new":            true, // the lost-link mail, sent to whichever address is asked for
+	"application_again":          true, // the form sent again with the address of an open application
+	"application_legal_id_again": true, // … or with its legal identifier, from another address
+	"needs_info":                 true, // before approval the address is still unproven
+	"rejected":                   true,
+	"application_expired":        true,
+}
+
+// serviceValues are the data keys unconfirmedMails may use: written by the service or by a moderator.
+var serviceValues = []string{"Reference", "PublicURL", "StatusURL", "RetentionDays", "StaleDays", "Question", "Reason"}
+
+// ForUnconfirmedAddress tells whether mail name may go to an address nobody has shown to own, and
+// so is composed only from values the service or a moderator wrote.
+func ForUnconfirmedAddress(name string) bool { return unconfirmedMails[name] }
+
+// Compose executes template name in locale (French when locale is unknown) with data. A mail for
+// an unconfirmed address sees only the data in serviceValues: a template that uses anything else
+// fails to compose.
 func (t *Templates) Compose(to, name, locale string, data map[string]string) (Message, error) {
 	byLocale, ok := t.byName[name]
 	if !ok {
 		return Message{}, fmt.Errorf("%w: %s", ErrUnknownTemplate, name)
+	}
+	if unconfirmedMails[name] {
+		safe := make(map[string]string, len(serviceValues))
+		for _, k := range serviceValues {
+			if v, ok := data[k]; ok {
+				safe[k] = v
+			}
+		}
+		data = safe
 	}
 	if !slices.Contains(Locales, locale) {
 		locale = Locales[0]

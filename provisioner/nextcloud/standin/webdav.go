@@ -140,6 +140,15 @@ func davTarget(escaped, login string) (owner, rel string, err error) {
 // write nothing more until it deletes something, and reads on.
 func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *User, full, rel string) {
 	quotaPath := "/" + rel // the Sabre node's path, as the 507 message names it
+	// sabre/dav's Server::checkPreconditions, before any plugin: If-None-Match: * on an
+	// existing node is 412.
+	if strings.TrimSpace(r.Header.Get("If-None-Match")) == "*" {
+		if _, err := os.Stat(full); err == nil {
+			sabreError(w, http.StatusPreconditionFailed, `Sabre\DAV\Exception\PreconditionFailed`,
+				"An If-None-Match header was specified, but the ETag matched (or * was specified).")
+			return
+		}
+	}
 	if info, err := os.Stat(full); err == nil && info.IsDir() {
 		sabreError(w, http.StatusConflict, `Sabre\DAV\Exception\Conflict`, "Could not write to a collection")
 		return

@@ -1,13 +1,15 @@
 // Package smtptest is a small real SMTP server that keeps what it receives: the tests' mail
 // server, and `spaces dev`'s mail catcher, which saves every mail as an .eml file and logs it.
-// It speaks enough of RFC 5321 for real clients (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT),
-// without TLS or authentication. It is not meant to face the Internet.
+// It speaks enough of RFC 5321 for real clients (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), and
+// STARTTLS when given a certificate (SelfSigned makes one), without authentication. It is not
+// meant to face the Internet.
 package smtptest
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +37,7 @@ type Message struct {
 	Subject  string // decoded
 	Text     string // the body, with its transfer encoding undone
 	Received time.Time
+	TLS      bool // whether it came over a connection upgraded with STARTTLS
 }
 
 // Options configure a Server. All are optional.
@@ -43,6 +46,8 @@ type Options struct {
 	Dir string
 	// Logger, when set, gets a line per mail: "mail to X: subject".
 	Logger *slog.Logger
+	// TLS, when set, makes the server offer STARTTLS with this configuration.
+	TLS *tls.Config
 }
 
 // Server is a running SMTP listener.
@@ -167,6 +172,7 @@ func (s *Server) serve() {
 const maxMessage = 10 << 20
 
 func (s *Server) session(conn net.Conn) {
+	encrypted := false
 	r := bufio.NewReader(conn)
 	w := bufio.NewWriter(conn)
 	reply := func(format string, args ...any) bool {
@@ -191,6 +197,9 @@ func (s *Server) session(conn net.Conn) {
 			reply("250-smtptest greets %s", arg)
 			reply("250-8BITMIME")
 			reply("250-SIZE %d", maxMessage)
+			if s.opts.TLS != nil && !encrypted {
+				reply("250-STARTTLS")
+			}
 			reply("250 HELP")
 		case "HELO":
 			reply("250 smtptest")
@@ -219,13 +228,26 @@ func (s *Server) session(conn net.Conn) {
 				reply("552 5.3.4 %v", err)
 				return
 			}
-			m, err := s.keep(from, to, raw)
+			m, err := s.keep(from, to, raw, encrypted)
 			if err != nil {
 				reply("451 4.3.0 %v", err)
 				continue
 			}
 			reply("250 2.0.0 ok: queued as %d", m)
 			from, to = "", nil
+		case "STARTTLS":
+			if s.opts.TLS == nil || encrypted {
+				reply("502 5.5.2 command not implemented")
+				continue
+			}
+			reply("220 2.0.0 ready to start TLS")
+			tconn := tls.Server(conn, s.opts.TLS)
+			if err := tconn.Handshake(); err != nil {
+				return
+			}
+			// RFC 3207: the session starts afresh, as if just connected.
+			conn, encrypted, from, to = tconn, true, "", nil
+			r, w = bufio.NewReader(conn), bufio.NewWriter(conn)
 		case "RSET":
 			from, to = "", nil
 			reply("250 2.0.0 ok")
@@ -270,8 +292,8 @@ func readData(r *bufio.Reader) ([]byte, error) {
 	}
 }
 
-func (s *Server) keep(from string, to []string, raw []byte) (int64, error) {
-	m := Message{From: from, To: to, Raw: raw, Received: time.Now()}
+func (s *Server) keep(from string, to []string, raw []byte, encrypted bool) (int64, error) {
+	m := Message{From: from, To: to, Raw: raw, Received: time.Now(), TLS: encrypted}
 	if parsed, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
 		m.Header = parsed.Header
 		dec := new(mime.WordDecoder)

@@ -1,3 +1,4 @@
+DROP INDEX applications_space_id_idx;
 DELETE FROM application_purge_counts WHERE outcome = 'approved';
 ALTER TABLE application_purge_counts DROP CONSTRAINT application_purge_counts_outcome_check,
     ADD CONSTRAINT application_purge_counts_outcome_check CHECK (outcome IN ('rejected', 'withdrawn'));

@@ -13,3 +13,5 @@ CREATE INDEX spaces_delete_after_idx ON spaces (delete_after) WHERE state = 'del
 -- A purged space's application is counted like the rejected and withdrawn ones.
 ALTER TABLE application_purge_counts DROP CONSTRAINT application_purge_counts_outcome_check,
     ADD CONSTRAINT application_purge_counts_outcome_check CHECK (outcome IN ('approved', 'rejected', 'withdrawn'));
+-- A space's page links to its application; a purge deletes it.
+CREATE INDEX applications_space_id_idx ON applications (space_id) WHERE space_id IS NOT NULL;
