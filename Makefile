@@ -37,8 +37,8 @@ bench: build ## the benchmarks whose figures the README quotes
 	@.ci/install-deps --browser
 	@nomad=$$(.ci/build-nomad) && \
 	  SPACES_NOMAD_BIN=$$nomad SPACES_STANDIN_BIN=$(BIN)/nextcloud-standin \
-	  $(BIN)/testenv -- sh -c '$(GO) test -run "^$$" -bench BenchmarkProvision -benchtime 1x -timeout 20m ./jobs && \
-	    $(GO) test -run "^$$" -bench "BenchmarkReconcilePass|BenchmarkDriftRepair" -benchtime 5x -timeout 30m ./jobs && \
+	  $(BIN)/testenv -- sh -c '$(GO) test -run "^$$" -bench BenchmarkProvision -benchtime 1x -timeout 20m ./jobs/workers && \
+	    $(GO) test -run "^$$" -bench "BenchmarkReconcilePass|BenchmarkDriftRepair" -benchtime 5x -timeout 30m ./jobs/workers && \
 	    $(GO) test -run "^$$" -bench BenchmarkUsageCollection -benchtime 3x -timeout 20m ./provisioner && \
 	    $(GO) test -run "^$$" -bench BenchmarkSubmit -benchtime 3000x -timeout 20m ./webui && \
 	    $(GO) test -run "^$$" -bench BenchmarkQueuePage -benchtime 200x -timeout 20m ./webui'

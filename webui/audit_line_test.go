@@ -85,7 +85,7 @@ var auditCases = []auditCase{
 		appFR: "Préparation relancée par l'équipe", appEN: "Preparation restarted by the team"},
 	{action: "space.queued", actor: "cli:camille", from: "failed", to: "queued",
 		fr:    "un opérateur (camille, en ligne de commande) a remis l'espace en file d'attente",
-		en:    "an operator (camille, on the command line) put the space back in the queue",
+		en:    "an operator (camille, on the command line) put the space back on the waiting list",
 		appFR: "De nouveau en attente de préparation", appEN: "Waiting to be prepared again"},
 	{action: "space.storage_level", actor: "system:reconciler", detail: map[string]any{"from": "ok", "to": "80%", "used_bytes": 32 * quota.GB, "limit_bytes": 40 * quota.GB},
 		fr:    "stockage de l'association au-delà de 80\u00a0% (32\u00a0GB utilisés sur 40\u00a0GB)",

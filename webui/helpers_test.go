@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assospaces/spaces/jobs"
+	"github.com/assospaces/spaces/jobs/workers"
 	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
 	"github.com/assospaces/spaces/tenants/notify"
@@ -61,7 +62,7 @@ func newTestEnv(t testing.TB, o envOptions) *testEnv {
 	key := make([]byte, secretbox.KeySize)
 	rand.Read(key) //nolint:errcheck
 	box, _ := secretbox.New(key)
-	deps := jobs.Deps{Logger: logger}
+	deps := workers.Deps{Logger: logger}
 	work := false
 	if o.mail != nil {
 		templates, err := notify.ParseTemplates()
@@ -86,12 +87,12 @@ func newTestEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	// The handler inserts through a client without workers, as a worker-less client does not
 	// check that every job kind has a worker here (provisioning's is not part of these tests).
-	jc, err := jobs.NewClient(pool, jobs.Deps{Logger: logger}, false)
+	jc, err := jobs.NewInsertClient(pool, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if work {
-		jc, err := jobs.NewClient(pool, deps, true)
+		jc, err := workers.NewClient(pool, deps)
 		if err != nil {
 			t.Fatal(err)
 		}

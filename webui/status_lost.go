@@ -25,7 +25,7 @@ func (h *handler) statusLostShow(w http.ResponseWriter, r *http.Request) {
 // statusLostSubmit asks for a new status link to be mailed to that address if an application uses
 // it. The request does the same work whether or not one does: it counts against the client's
 // network (tenants.LostLinkNetworkRule, in Postgres) and enqueues one job, whose worker decides
-// (jobs.StatusLinkWorker); the answer is the same redirect. The link the application has keeps
+// (workers.StatusLinkWorker); the answer is the same redirect. The link the application has keeps
 // working until the new one is opened, so a stranger typing someone's address cuts nobody off.
 func (h *handler) statusLostSubmit(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))

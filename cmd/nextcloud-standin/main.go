@@ -1,4 +1,4 @@
-// Command nextcloud-standin runs the in-repo Nextcloud stand-in (provisioner/nextcloud/standin)
+// Command nextcloud-standin runs the in-repo Nextcloud stand-in (package internal/standin)
 // and its occ-like admin commands on the same state (tenant database, config and data dirs).
 //
 //	nextcloud-standin serve [--listen ADDR]
@@ -46,7 +46,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/assospaces/spaces/provisioner/nextcloud/standin"
+	"github.com/assospaces/spaces/cmd/nextcloud-standin/internal/standin"
 )
 
 // usageError is a command-line or environment mistake: exit code 2.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/assospaces/spaces/provisioner/nextcloud/standin"
+	"github.com/assospaces/spaces/cmd/nextcloud-standin/internal/standin"
 )
 
 // newSettingsCommands are the occ commands a space's settings hook runs: background:cron,

@@ -18,7 +18,7 @@ import (
 // that only inserts jobs: the operators' commands are run against it.
 func apiServer(t *testing.T, pool *pgxpool.Pool) *httptest.Server {
 	t.Helper()
-	jc, err := jobs.NewClient(pool, jobs.Deps{}, false)
+	jc, err := jobs.NewInsertClient(pool, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

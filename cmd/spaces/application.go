@@ -148,7 +148,7 @@ the applicant is mailed. Refused while a moderator holds a claim on the applicat
 			if s := v.Space; s != nil {
 				msg += fmt.Sprintf("\nspace %s is %s", s.Slug, s.State)
 				if q := v.Queue; q != nil && q.Position > 0 {
-					msg += fmt.Sprintf(" (position %d in the queue)", q.Position)
+					msg += fmt.Sprintf(" (position %d on the waiting list)", q.Position)
 				}
 				msg += "; follow it with: spaces space show " + s.Slug
 			}
@@ -506,7 +506,7 @@ func printApplication(w io.Writer, v applicationView) error {
 	if s := v.Space; s != nil {
 		space := fmt.Sprintf("%s, %s", s.Slug, s.State)
 		if q := v.Queue; q != nil && q.Position > 0 {
-			space += fmt.Sprintf(" (position %d in the queue)", q.Position)
+			space += fmt.Sprintf(" (position %d on the waiting list)", q.Position)
 		}
 		fmt.Fprintf(tw, "Space:\t%s; spaces space show %s\n", space, s.Slug)
 	}

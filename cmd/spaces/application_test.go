@@ -201,7 +201,7 @@ func TestApplicationCommandsThroughTheAPI(t *testing.T) {
 
 	// approve: the space is queued with its provisioning job, the applicant mailed, the token recorded.
 	out = run("", "application", "approve", ref(1))
-	if !strings.Contains(out, "application #"+ref(1)+" approved; the applicant was mailed\nspace asso-1 is queued (position 1 in the queue); follow it with: spaces space show asso-1") {
+	if !strings.Contains(out, "application #"+ref(1)+" approved; the applicant was mailed\nspace asso-1 is queued (position 1 on the waiting list); follow it with: spaces space show asso-1") {
 		t.Errorf("approve:\n%s", out)
 	}
 	if s := stateOf(1); s != "approved" {

@@ -25,7 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/assospaces/spaces/jobs"
+	"github.com/assospaces/spaces/jobs/workers"
 	"github.com/assospaces/spaces/provisioner"
 	"github.com/assospaces/spaces/provisioner/nomad"
 	"github.com/assospaces/spaces/quota"
@@ -159,7 +159,7 @@ func newExportServer(t *testing.T) *exportServer {
 	}
 
 	dir := filepath.Join(t.TempDir(), "exports")
-	client, err := jobs.NewClient(pool, jobs.Deps{Logger: logger, Pool: pool, Provisioner: prov, ExportDir: dir}, true)
+	client, err := workers.NewClient(pool, workers.Deps{Logger: logger, Pool: pool, Provisioner: prov, ExportDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

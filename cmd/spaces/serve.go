@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/assospaces/spaces/jobs"
+	"github.com/assospaces/spaces/jobs/workers"
 	"github.com/assospaces/spaces/provisioner"
 	"github.com/assospaces/spaces/provisioner/nomad"
 	"github.com/assospaces/spaces/templates"
@@ -74,9 +74,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		return err
 	}
 	defer prov.Close()
-	jobsClient, err := jobs.NewClient(pool, jobs.Deps{Logger: logger, Pool: pool, Mailer: mailer, Box: box,
+	jobsClient, err := workers.NewClient(pool, workers.Deps{Logger: logger, Pool: pool, Mailer: mailer, Box: box,
 		Retention: cfg.Retention, StaleAfter: cfg.StaleAfter, Provisioner: prov, PublicURL: cfg.PublicURL.String(),
-		ExportDir: exportDir(cfg), ExportRetention: cfg.ExportRetention}, true)
+		ExportDir: exportDir(cfg), ExportRetention: cfg.ExportRetention})
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return jobs.Run(ctx, jobsClient, jobs.StopGrace) })
+	g.Go(func() error { return workers.Run(ctx, jobsClient, workers.StopGrace) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

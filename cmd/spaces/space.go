@@ -171,7 +171,7 @@ func newSpaceShowCommand() *cobra.Command {
 		Use:   "show SLUG",
 		Short: "Show one space: state and why, usage, conditions, generation, limits, queue position",
 		Long: `Show one space: its state (with a failure's, a suspension's or a deletion's reason, the purge
-date and the state a restore brings it back to), its place in the queue, its generation and the
+date and the state a restore brings it back to), its place on the waiting list, its generation and the
 one the reconciler observed, its limits, its usage as last measured, and its conditions.`,
 		Example: `  spaces space show jardins
   spaces space show jardins --output json`,
@@ -695,7 +695,7 @@ func printSpace(w io.Writer, v spaceView) error {
 		if q.WaitingForRoom {
 			waiting = "waiting for room"
 		}
-		fmt.Fprintf(tw, "Queue:\tposition %d, %s (%s)\n", q.Position, waiting, ceiling)
+		fmt.Fprintf(tw, "Waiting list:\tposition %d, %s (%s)\n", q.Position, waiting, ceiling)
 	}
 	fmt.Fprintf(tw, "Nomad job:\tspace-%s%s\n", s.Slug, allocationNote(s))
 	fmt.Fprintf(tw, "Generation:\t%d (observed %d)\n", s.Generation, s.ObservedGeneration)

@@ -182,7 +182,7 @@ func TestSpaceCommandsThroughTheAPI(t *testing.T) {
 	if !strings.Contains(out, "Usage: never measured") {
 		t.Errorf("show of a space never measured:\n%s", out)
 	}
-	if !strings.Contains(out, "Queue:") || !strings.Contains(out, "position 1") {
+	if !strings.Contains(out, "Waiting list:") || !strings.Contains(out, "position 1") {
 		t.Errorf("show of a queued space lacks its queue position:\n%s", out)
 	}
 	out = run("space", "retry", "beta")

@@ -104,12 +104,12 @@ func waitApplied(ctx context.Context, api *apiClient, d spaceView, timeout time.
 }
 
 // describeWait is what --wait shows of a space whose generation gen is awaited: its state, the
-// generation observed, its place in the queue, and the Healthy and Drifted conditions' messages.
+// generation observed, its place on the waiting list, and the Healthy and Drifted conditions' messages.
 func describeWait(v spaceView, gen int64) string {
 	s := v.Space
 	parts := []string{fmt.Sprintf("%s, generation %d observed of %d", s.State, s.ObservedGeneration, gen)}
 	if q := v.Queue; q != nil && q.Position > 0 {
-		parts[0] += fmt.Sprintf(", position %d in the queue", q.Position)
+		parts[0] += fmt.Sprintf(", position %d on the waiting list", q.Position)
 	}
 	found := false
 	for _, c := range s.Conditions {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/assospaces/spaces/provisioner/nextcloud/internal/ocsshape"
+	"github.com/assospaces/spaces/provisioner/nextcloud/nextcloudtest"
 )
 
 // readFixture reads a file of testdata/ (copied from /work/shared/nextcloud-fixtures, see SOURCES.md).
@@ -24,11 +24,11 @@ func readFixture(t *testing.T, name string) []byte {
 // so it goes through exactly the decoders the client uses for JSON.
 func xmlAsJSON(t *testing.T, b []byte) []byte {
 	t.Helper()
-	v, err := ocsshape.FromXML(b)
+	v, err := nextcloudtest.FromXML(b)
 	if err != nil {
 		t.Fatalf("convert xml: %v", err)
 	}
-	j, err := ocsshape.ToJSON(v)
+	j, err := nextcloudtest.ToJSON(v)
 	if err != nil {
 		t.Fatalf("encode json: %v", err)
 	}
@@ -94,15 +94,15 @@ func TestEveryFixtureDecodes(t *testing.T) {
 		},
 		"ocs_error_v1.xml": func(t *testing.T, b []byte) {
 			// The XML and JSON renderings of the same response must agree field by field.
-			fromXML, err := ocsshape.Decode(xmlAsJSON(t, b))
+			fromXML, err := nextcloudtest.Decode(xmlAsJSON(t, b))
 			if err != nil {
 				t.Fatal(err)
 			}
-			fromJSON, err := ocsshape.Decode(readFixture(t, "ocs_error_v1.json"))
+			fromJSON, err := nextcloudtest.Decode(readFixture(t, "ocs_error_v1.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := ocsshape.Compare(fromJSON, fromXML, ocsshape.Options{Exact: true, Loose: true}); len(d) > 0 {
+			if d := nextcloudtest.Compare(fromJSON, fromXML, nextcloudtest.Options{Exact: true, Loose: true}); len(d) > 0 {
 				t.Errorf("xml and json differ: %v", d)
 			}
 			m := decodeData(t, xmlAsJSON(t, b), nil)
@@ -125,9 +125,9 @@ func TestEveryFixtureDecodes(t *testing.T) {
 			decodeData(t, xmlAsJSON(t, b), &info)
 			checkServerInfo(t, info, 48472801280, 4)
 			// Every key of the JSON example exists in the XML one (which adds the update block).
-			fromXML, _ := ocsshape.Decode(xmlAsJSON(t, b))
-			fromJSON, _ := ocsshape.Decode(readFixture(t, "serverinfo_info.json"))
-			if d := ocsshape.Compare(fromJSON, fromXML, ocsshape.Options{Loose: true}); len(d) > 0 {
+			fromXML, _ := nextcloudtest.Decode(xmlAsJSON(t, b))
+			fromJSON, _ := nextcloudtest.Decode(readFixture(t, "serverinfo_info.json"))
+			if d := nextcloudtest.Compare(fromJSON, fromXML, nextcloudtest.Options{Loose: true}); len(d) > 0 {
 				t.Errorf("xml lacks json keys: %v", d)
 			}
 		},
