@@ -47,8 +47,8 @@ func QueuePosition(ctx context.Context, db DB, spaceID int64) (int, error) {
 	return pos, nil
 }
 
-// QueueStatus is what an applicant's status page and an operator can say about a waiting space.
-type QueueStatus struct {
+// WaitingListStatus is what an applicant's status page and an operator can say about a waiting space.
+type WaitingListStatus struct {
 	// Position is the space's place among queued spaces, from 1; 0 when it is not queued.
 	Position int `json:"position"`
 	// InUse counts spaces taking room; Capacity is the ceiling (0: none).
@@ -59,17 +59,17 @@ type QueueStatus struct {
 	WaitingForRoom bool `json:"waiting_for_room"`
 }
 
-// SpaceQueueStatus reads a space's place in the queue under capacity.
-func SpaceQueueStatus(ctx context.Context, db DB, spaceID int64, capacity int) (QueueStatus, error) {
+// SpaceWaitingListStatus reads a space's place in the queue under capacity.
+func SpaceWaitingListStatus(ctx context.Context, db DB, spaceID int64, capacity int) (WaitingListStatus, error) {
 	pos, err := QueuePosition(ctx, db, spaceID)
 	if err != nil {
-		return QueueStatus{}, err
+		return WaitingListStatus{}, err
 	}
 	inUse, err := SpacesInUse(ctx, db)
 	if err != nil {
-		return QueueStatus{}, err
+		return WaitingListStatus{}, err
 	}
-	st := QueueStatus{Position: pos, InUse: inUse, Capacity: capacity}
+	st := WaitingListStatus{Position: pos, InUse: inUse, Capacity: capacity}
 	st.WaitingForRoom = pos > 0 && capacity > 0 && pos > capacity-inUse
 	return st, nil
 }
@@ -77,7 +77,7 @@ func SpaceQueueStatus(ctx context.Context, db DB, spaceID int64, capacity int) (
 // Admission says whether a space may start provisioning now.
 type Admission struct {
 	Admitted bool
-	QueueStatus
+	WaitingListStatus
 }
 
 // AdmitSpace moves a queued space to provisioning when there is room under capacity (0: no
@@ -104,11 +104,11 @@ func AdmitSpace(ctx context.Context, db DB, spaceID int64, capacity int, actor A
 		default:
 			return nil
 		}
-		st, err := SpaceQueueStatus(ctx, tx, spaceID, capacity)
+		st, err := SpaceWaitingListStatus(ctx, tx, spaceID, capacity)
 		if err != nil {
 			return err
 		}
-		adm.QueueStatus = st
+		adm.WaitingListStatus = st
 		if st.WaitingForRoom {
 			return nil
 		}

@@ -11,13 +11,13 @@ import (
 // conversation with the applicant, possible duplicates, the history as sentences (in the
 // request's language, as the pages pick it), and the space once approved.
 type apiApplicationView struct {
-	Application apiApplication          `json:"application"`
-	Messages    []apiApplicationMessage `json:"messages"`
-	Duplicates  []apiDuplicate          `json:"duplicates"`
-	History     []apiHistoryLine        `json:"history"`
-	Space       *tenants.Space          `json:"space"`
-	SpaceURL    string                  `json:"space_url,omitempty"`
-	Queue       *tenants.QueueStatus    `json:"queue,omitempty"`
+	Application apiApplication             `json:"application"`
+	Messages    []apiApplicationMessage    `json:"messages"`
+	Duplicates  []apiDuplicate             `json:"duplicates"`
+	History     []apiHistoryLine           `json:"history"`
+	Space       *tenants.Space             `json:"space"`
+	SpaceURL    string                     `json:"space_url,omitempty"`
+	Queue       *tenants.WaitingListStatus `json:"waiting_list,omitempty"`
 }
 
 // apiApplicationMessage is one message of the conversation: author is moderator or applicant;

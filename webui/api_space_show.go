@@ -14,11 +14,11 @@ import (
 // last measured usage (null when never measured), its usage per day over historyDays, and its
 // last decisions (newest first, at most spaceViewDecisions).
 type apiSpaceView struct {
-	Space     tenants.Space        `json:"space"`
-	Queue     *tenants.QueueStatus `json:"queue,omitempty"`
-	Usage     *tenants.Usage       `json:"usage"`
-	History   []tenants.UsagePoint `json:"history"`
-	Decisions []apiAuditEntry      `json:"decisions"`
+	Space     tenants.Space              `json:"space"`
+	Queue     *tenants.WaitingListStatus `json:"waiting_list,omitempty"`
+	Usage     *tenants.Usage             `json:"usage"`
+	History   []tenants.UsagePoint       `json:"history"`
+	Decisions []apiAuditEntry            `json:"decisions"`
 }
 
 // spaceViewDecisions is how many of a space's audit entries its view carries.
@@ -32,7 +32,7 @@ func (h *handler) spaceView(r *http.Request, slug string) (apiSpaceView, error) 
 		return apiSpaceView{}, err
 	}
 	v := apiSpaceView{Space: s}
-	if v.Queue, err = h.queueStatus(ctx, s); err != nil {
+	if v.Queue, err = h.waitingListStatus(ctx, s); err != nil {
 		return v, err
 	}
 	u, err := tenants.GetUsage(ctx, h.Pool, s.ID)
@@ -61,7 +61,7 @@ type applicationRecord struct {
 	Trail    []tenants.AuditEntry
 	Space    *tenants.Space
 	SpaceURL string
-	Queue    *tenants.QueueStatus
+	Queue    *tenants.WaitingListStatus
 }
 
 func (h *handler) applicationRecord(ctx context.Context, a tenants.Application) (applicationRecord, error) {
@@ -75,7 +75,7 @@ func (h *handler) applicationRecord(ctx context.Context, a tenants.Application) 
 		return rec, err
 	}
 	rec.Space, rec.SpaceURL = &s, h.spaceAddress(s.Slug)
-	if rec.Queue, err = h.queueStatus(ctx, s); err != nil {
+	if rec.Queue, err = h.waitingListStatus(ctx, s); err != nil {
 		return rec, err
 	}
 	more, err := tenants.AuditTrail(ctx, h.Pool, "space", s.ID)
@@ -83,9 +83,9 @@ func (h *handler) applicationRecord(ctx context.Context, a tenants.Application) 
 	return rec, err
 }
 
-// queueStatus is a queued space's place in the queue under the capacity ceiling; nil for a space
+// waitingListStatus is a queued space's place in the queue under the capacity ceiling; nil for a space
 // in any other state. The API, the moderators' page and the applicant's status page share it.
-func (h *handler) queueStatus(ctx context.Context, s tenants.Space) (*tenants.QueueStatus, error) {
+func (h *handler) waitingListStatus(ctx context.Context, s tenants.Space) (*tenants.WaitingListStatus, error) {
 	if s.State != tenants.SpaceQueued {
 		return nil, nil
 	}
@@ -97,7 +97,7 @@ func (h *handler) queueStatus(ctx context.Context, s tenants.Space) (*tenants.Qu
 		}
 		ceiling = c
 	}
-	st, err := tenants.SpaceQueueStatus(ctx, h.Pool, s.ID, ceiling)
+	st, err := tenants.SpaceWaitingListStatus(ctx, h.Pool, s.ID, ceiling)
 	if err != nil {
 		return nil, err
 	}

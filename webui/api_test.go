@@ -97,7 +97,7 @@ func TestAPISpaces(t *testing.T) {
 			t.Fatalf("show: %d %v", status, body)
 		}
 		sp := body["space"].(map[string]any)
-		q, _ := body["queue"].(map[string]any)
+		q, _ := body["waiting_list"].(map[string]any)
 		if sp["state"] != "queued" || sp["generation"].(float64) != 1 || sp["limits"].(map[string]any)["accounts"].(float64) != 5 || q["position"].(float64) != 1 {
 			t.Errorf("show alpha: %v", body)
 		}

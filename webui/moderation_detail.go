@@ -18,8 +18,8 @@ type detailPage struct {
 	App            tenants.Application
 	Space          *tenants.Space
 	SpaceURL       string
-	SpaceQueue     *tenants.QueueStatus // the space's place in the queue, while it is queued
-	Usage          *usageView           // the space's usage; nil before it could be measured
+	SpaceQueue     *tenants.WaitingListStatus // the space's place in the queue, while it is queued
+	Usage          *usageView                 // the space's usage; nil before it could be measured
 	Conditions     []conditionLine
 	Duplicates     []tenants.Duplicate
 	History        []auditLine

@@ -18,9 +18,9 @@ type spacePage struct {
 	page
 	Space      tenants.Space
 	Address    string
-	Queue      *tenants.QueueStatus // its place in the queue, while it is queued
-	Limits     string               // 40 GB, 50 comptes
-	Usage      *usageView           // nil before it could be measured
+	Queue      *tenants.WaitingListStatus // its place in the queue, while it is queued
+	Limits     string                     // 40 GB, 50 comptes
+	Usage      *usageView                 // nil before it could be measured
 	Conditions []conditionLine
 	History    []auditLine
 	// AppURL is its application's page; empty when none is left (erased, or never one).
@@ -108,7 +108,7 @@ func (h *handler) renderSpace(w http.ResponseWriter, r *http.Request, status int
 func (h *handler) fillSpacePage(ctx context.Context, p *spacePage) error {
 	s := p.Space
 	var err error
-	if p.Queue, err = h.queueStatus(ctx, s); err != nil {
+	if p.Queue, err = h.waitingListStatus(ctx, s); err != nil {
 		return err
 	}
 	u, err := tenants.GetUsage(ctx, h.Pool, s.ID)

@@ -100,7 +100,7 @@ func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status in
 // spaceText says where an approved application's space is, for its applicant: how many spaces
 // wait before it when the capacity ceiling holds it back, or that it is being prepared, ready,
 // suspended… A failure is told as a problem the team will fix, without its internal reason.
-func spaceText(p page, s tenants.Space, q *tenants.QueueStatus) string {
+func spaceText(p page, s tenants.Space, q *tenants.WaitingListStatus) string {
 	switch s.State {
 	case tenants.SpaceQueued:
 		switch {

@@ -341,9 +341,9 @@ type applicationView struct {
 		Actor  string    `json:"actor"`
 		Text   string    `json:"text"`
 	} `json:"history"`
-	Space    *tenants.Space       `json:"space"`
-	SpaceURL string               `json:"space_url,omitempty"`
-	Queue    *tenants.QueueStatus `json:"queue,omitempty"`
+	Space    *tenants.Space             `json:"space"`
+	SpaceURL string                     `json:"space_url,omitempty"`
+	Queue    *tenants.WaitingListStatus `json:"waiting_list,omitempty"`
 }
 
 // reasonList is the API's answer about the saved rejection reasons.

@@ -550,10 +550,10 @@ func completeSpaceSlugs(states ...tenants.SpaceState) cobra.CompletionFunc {
 
 // spaceView is the API's answer about one space.
 type spaceView struct {
-	Space   tenants.Space        `json:"space"`
-	Queue   *tenants.QueueStatus `json:"queue,omitempty"`
-	Usage   *tenants.Usage       `json:"usage"` // nil: never measured
-	History []tenants.UsagePoint `json:"history"`
+	Space   tenants.Space              `json:"space"`
+	Queue   *tenants.WaitingListStatus `json:"waiting_list,omitempty"`
+	Usage   *tenants.Usage             `json:"usage"` // nil: never measured
+	History []tenants.UsagePoint       `json:"history"`
 	// Decisions are the space's last audit entries, newest first.
 	Decisions []auditItem `json:"decisions"`
 }

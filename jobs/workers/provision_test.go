@@ -235,7 +235,7 @@ func TestProvisionCapacityQueuesInApprovalOrder(t *testing.T) {
 			AND (args->>'space_id')::bigint = $1 AND state = 'completed'`, second.ID).Scan(&n) //nolint:errcheck
 		return n > 0
 	})
-	st, err := tenants.SpaceQueueStatus(ctx, e.pool, second.ID, 1)
+	st, err := tenants.SpaceWaitingListStatus(ctx, e.pool, second.ID, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
