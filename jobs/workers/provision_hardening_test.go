@@ -18,66 +18,11 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/assospaces/spaces/jobs"
-	"github.com/assospaces/spaces/jobs/workers"
 	"github.com/assospaces/spaces/provisioner"
-	"github.com/assospaces/spaces/provisioner/nomad"
 	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/templates"
 	"github.com/assospaces/spaces/tenants"
-	"github.com/assospaces/spaces/tenants/pgtest"
-	"github.com/assospaces/spaces/tenants/secretbox"
 )
-
-// newTunedEnv is newEnv with the provisioner's settings changed by tune (a short health timeout,
-// no resync, the public check).
-func newTunedEnv(t testing.TB, o envOptions, tune func(*provisioner.Config)) *env {
-	t.Helper()
-	ctx := context.Background()
-	pool, _ := pgtest.New(t)
-	addr := nomadAddr(t)
-	if o.nomadAddr != "" {
-		addr = o.nomadAddr
-	}
-	nc, err := nomad.New(nomad.Config{Address: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := templates.Load(o.templateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := testLogger(t)
-	cfg := provisioner.Config{
-		BaseDomain: testDomain, Template: templates.Dev, Templates: set, StandinBin: standinBin(t),
-		TenantDatabaseURL: pgtest.ProvisionerURL(t), Capacity: o.capacity, HealthTimeout: 2 * time.Minute,
-	}
-	tune(&cfg)
-	prov, err := provisioner.New(ctx, cfg, pool, nc, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(prov.Close)
-	box, err := secretbox.New([]byte(strings.Repeat("k", secretbox.KeySize)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mailer, smtp := testMailer(t)
-	client, err := workers.NewClient(pool, workers.Deps{Logger: logger, Pool: pool, Box: box, Provisioner: prov,
-		Mailer: mailer, PublicURL: "http://spaces.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		client.Stop(sctx) //nolint:errcheck
-	})
-	return &env{t: t, pool: pool, admin: pgtest.ServerURL(t), nomad: newDirectNomad(t), prov: prov, client: client,
-		box: box, templates: set, smtp: smtp}
-}
 
 // approveWithAttempts is approve with the provisioning job given maxAttempts attempts, so that a
 // test reaches the last one quickly.
@@ -136,7 +81,7 @@ func TestProvisionNeverHealthyFailsAndFreesItsPlace(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, templates.FileName(templates.Dev)), []byte(broken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e := newTunedEnv(t, envOptions{templateDir: dir, capacity: 1}, func(c *provisioner.Config) { c.HealthTimeout = 8 * time.Second })
+	e := newEnv(t, envOptions{templateDir: dir, capacity: 1, tune: func(c *provisioner.Config) { c.HealthTimeout = 8 * time.Second }})
 	s := e.approveWithAttempts(sick, 2)
 	waitState(t, e.pool, s.ID, tenants.SpaceProvisioning)
 	w := e.approve(next)
@@ -181,7 +126,7 @@ func TestProvisionNeverHealthyFailsAndFreesItsPlace(t *testing.T) {
 // at its first attempt.
 func TestProvisionWokenByEventsAlone(t *testing.T) {
 	t.Parallel()
-	e := newTunedEnv(t, envOptions{}, func(c *provisioner.Config) { c.Resync, c.HealthTimeout = -1, time.Minute })
+	e := newEnv(t, envOptions{tune: func(c *provisioner.Config) { c.Resync, c.HealthTimeout = -1, time.Minute }})
 	s := e.approveWithAttempts(randomSlug("events"), 1)
 	got := waitState(t, e.pool, s.ID, tenants.SpaceActive, tenants.SpaceFailed)
 	if got.State != tenants.SpaceActive {
@@ -294,7 +239,7 @@ func (p *restartProxy) restart(d time.Duration) {
 func TestProvisionWatcherReconnectsAfterNomadRestart(t *testing.T) {
 	t.Parallel()
 	proxy := newRestartProxy(t, nomadAddr(t))
-	e := newTunedEnv(t, envOptions{nomadAddr: proxy.URL}, func(c *provisioner.Config) { c.Resync, c.HealthTimeout = -1, time.Minute })
+	e := newEnv(t, envOptions{nomadAddr: proxy.URL, tune: func(c *provisioner.Config) { c.Resync, c.HealthTimeout = -1, time.Minute }})
 	slug := randomSlug("restart")
 	var once sync.Once
 	var before atomic.Int64

@@ -137,6 +137,9 @@ type envOptions struct {
 	usageInterval, usageTimeout time.Duration
 	// space: the settings every space gets (mail relay, legal pages, apps).
 	space provisioner.SpaceSettings
+	// tune, when set, changes the provisioner's settings further (a short health timeout, no
+	// resync, the public check).
+	tune func(*provisioner.Config)
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -157,12 +160,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	logger := testLogger(t)
-	prov, err := provisioner.New(ctx, provisioner.Config{
+	cfg := provisioner.Config{
 		BaseDomain: testDomain, Template: templates.Dev, Templates: set, StandinBin: standinBin(t),
 		TenantDatabaseURL: pgtest.ProvisionerURL(t), Capacity: o.capacity, CapacityFromNomad: o.capacityFromNomad,
 		CPU: o.cpu, MemoryMB: o.memoryMB, HealthTimeout: 2 * time.Minute,
 		UsageInterval: o.usageInterval, UsageTimeout: o.usageTimeout, Space: o.space,
-	}, pool, nc, logger)
+	}
+	if o.tune != nil {
+		o.tune(&cfg)
+	}
+	prov, err := provisioner.New(ctx, cfg, pool, nc, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

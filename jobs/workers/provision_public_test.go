@@ -77,7 +77,7 @@ func TestProvisionPublicCheck(t *testing.T) {
 			addr, roots := publicRouter(t, tc.certNames...)
 			var mu sync.Mutex
 			var asked []string
-			e := newTunedEnv(t, envOptions{}, func(c *provisioner.Config) {
+			e := newEnv(t, envOptions{tune: func(c *provisioner.Config) {
 				c.PublicCheck, c.PublicRoots, c.HealthTimeout = true, roots, tc.timeout
 				c.PublicDial = func(ctx context.Context, network, address string) (net.Conn, error) {
 					mu.Lock()
@@ -86,7 +86,7 @@ func TestProvisionPublicCheck(t *testing.T) {
 					var d net.Dialer
 					return d.DialContext(ctx, network, addr) // the DNS record of every name
 				}
-			})
+			}})
 			s := e.approveWithAttempts(randomSlug("pub"), 1)
 			got := waitState(t, e.pool, s.ID, tenants.SpaceActive, tenants.SpaceFailed)
 			var public *tenants.Condition
