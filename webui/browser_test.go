@@ -31,6 +31,19 @@ func chromiumPath(t *testing.T) string {
 	return p
 }
 
+// clickToLoad clicks sel and waits until the page it leads to has replaced the current one, so
+// that a selector both pages have (a lead paragraph, a notice) is never answered by the old page.
+func clickToLoad(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`document.documentElement.dataset.leaving = "yes"; true`)(ctx, tg)
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(sel)),
+		chromedp.WaitNotPresent(chromedp.CSS("html[data-leaving]")),
+	)
+}
+
 // TestBrowserApplyAndModerate is a person's whole path in headless Chromium: fill the form,
 // meet a field error, correct it, submit, follow the link of the received mail, then a
 // moderator logs in and approves, and the applicant's page changes; months later the moderator
@@ -106,7 +119,7 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#f-expected_accounts"), "15"),
 		chromedp.Click(chromedp.CSS("#f-terms")),
 		shot("form.png"),
-		chromedp.Click(chromedp.CSS("button.primary[type=submit]")),
+		clickToLoad("button.primary[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#f-legal_id-error")),
 		shot("field-error.png"),
 	)
@@ -121,7 +134,7 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 	must("correct and submit",
 		chromedp.Clear(chromedp.CSS("#f-legal_id")),
 		chromedp.SendKeys(chromedp.CSS("#f-legal_id"), "732 829 320"),
-		chromedp.Click(chromedp.CSS("button.primary[type=submit]")),
+		clickToLoad("button.primary[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("p.lead")),
 	)
 	// The answer is the same whether or not the association applied before: check your mail.
@@ -156,7 +169,7 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#f-password")),
 		chromedp.SendKeys(chromedp.CSS("#f-email"), "alex@example.org"),
 		chromedp.SendKeys(chromedp.CSS("#f-password"), "correct horse battery staple"),
-		chromedp.Click(chromedp.CSS("button.primary[type=submit]")),
+		clickToLoad("button.primary[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("table.queue")),
 		shot("queue.png"),
 	)
@@ -172,7 +185,7 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 		t.Fatalf("no approve button:\n%s", h)
 	}
 	must("moderator approves",
-		chromedp.Click(chromedp.CSS("#approve")),
+		clickToLoad("#approve"),
 		chromedp.WaitVisible(chromedp.CSS("main .notice, main .alert")),
 		shot("detail-approved.png"),
 	)
@@ -292,7 +305,7 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 		t.Errorf("accounts: %q", s)
 	}
 	must("moderator opens the dashboard",
-		chromedp.Click(chromedp.CSS(`header nav a[href="/moderation/dashboard"]`)),
+		clickToLoad(`header nav a[href="/moderation/dashboard"]`),
 		chromedp.WaitVisible(chromedp.CSS("table.near")),
 		shot("dashboard.png"),
 	)
@@ -397,11 +410,11 @@ func TestBrowserSpacesOperator(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#f-password")),
 		chromedp.SendKeys(chromedp.CSS("#f-email"), "sam@example.org"),
 		chromedp.SendKeys(chromedp.CSS("#f-password"), "correct horse battery staple"),
-		chromedp.Click(chromedp.CSS("button.primary[type=submit]")),
+		clickToLoad("button.primary[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(`header nav a[href="/moderation/spaces"]`)),
 	)
 	must("operator opens the spaces page",
-		chromedp.Click(chromedp.CSS(`header nav a[href="/moderation/spaces"]`)),
+		clickToLoad(`header nav a[href="/moderation/spaces"]`),
 		chromedp.WaitVisible(chromedp.CSS("table.spaces")),
 		chromedp.WaitReady(chromedp.CSS("footer")),
 		shot("spaces.png"),
@@ -411,7 +424,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 	}
 	must("operator keeps the spaces near their limits",
 		chromedp.SetValue(chromedp.CSS("#f-usage"), "near"),
-		chromedp.Click(chromedp.CSS("form.filters button[type=submit]")),
+		clickToLoad("form.filters button[type=submit]"),
 		chromedp.WaitReady(chromedp.CSS(`#f-usage option[value="near"][selected]`)),
 		shot("spaces-near.png"),
 	)
@@ -419,7 +432,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 		t.Errorf("near their limits:\n%s", l)
 	}
 	must("operator opens the space",
-		chromedp.Click(chromedp.CSS(`table.spaces a[href="/moderation/spaces/jardins-belleville"]`)),
+		clickToLoad(`table.spaces a[href="/moderation/spaces/jardins-belleville"]`),
 		chromedp.WaitVisible(chromedp.CSS("#resize")),
 		chromedp.WaitReady(chromedp.CSS("footer")),
 		chromedp.WaitVisible(chromedp.CSS("figure.chart svg")),
@@ -433,7 +446,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 	must("operator tries a limit below the usage",
 		chromedp.Clear(chromedp.CSS("#f-storage")),
 		chromedp.SendKeys(chromedp.CSS("#f-storage"), "20 GB"),
-		chromedp.Click(chromedp.CSS("#resize button[type=submit]")),
+		clickToLoad("#resize button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#space-error")),
 		chromedp.WaitReady(chromedp.CSS("footer")),
 		shot("space-resize-refused.png"),
@@ -449,7 +462,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#f-storage"), "50 GB"),
 		chromedp.Clear(chromedp.CSS("#f-accounts")),
 		chromedp.SendKeys(chromedp.CSS("#f-accounts"), "60"),
-		chromedp.Click(chromedp.CSS("#resize button[type=submit]")),
+		clickToLoad("#resize button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("main .notice")),
 		chromedp.WaitReady(chromedp.CSS("footer")),
 	)
@@ -462,7 +475,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 
 	must("operator suspends with a reason",
 		chromedp.SendKeys(chromedp.CSS("#f-suspend-reason"), "Des contenus signalés doivent être vérifiés avec l'association."),
-		chromedp.Click(chromedp.CSS("#suspend button[type=submit]")),
+		clickToLoad("#suspend button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#resume")),
 		chromedp.WaitReady(chromedp.CSS("footer")),
 		shot("space-suspended.png"),
@@ -478,7 +491,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 	}
 
 	must("operator resumes",
-		chromedp.Click(chromedp.CSS("#resume button[type=submit]")),
+		clickToLoad("#resume button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#suspend")),
 		chromedp.WaitReady(chromedp.CSS("footer")),
 	)
@@ -494,7 +507,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#f-delete-reason"), "L'association est dissoute."),
 		chromedp.ScrollIntoView(chromedp.CSS("header.site")), // a full screenshot of a scrolled page leaves parts out
 		shot("space-delete-form.png"),
-		chromedp.Click(chromedp.CSS("#delete button[type=submit]")),
+		clickToLoad("#delete button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#restore")),
 		chromedp.WaitReady(chromedp.CSS("footer")),
 		shot("space-deleting.png"),
@@ -510,7 +523,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 	}
 
 	must("operator restores",
-		chromedp.Click(chromedp.CSS("#restore button[type=submit]")),
+		clickToLoad("#restore button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#suspend")),
 		chromedp.WaitReady(chromedp.CSS("footer")),
 		shot("space-restored.png"),
