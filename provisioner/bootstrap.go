@@ -94,8 +94,12 @@ func (p *Provisioner) bootstrap(ctx context.Context, s tenants.Space, addr strin
 	if err := nc.AddSubAdmin(ctx, login, AssociationGroup); err != nil {
 		return err
 	}
-	if err := p.checkSettings(ctx, nc, s); err != nil {
+	changed, err := p.applySettings(ctx, nc, s)
+	if err != nil {
 		return err
+	}
+	if len(changed) > 0 {
+		p.logger.InfoContext(ctx, "space settings applied", "space", s.Slug, "settings", changed)
 	}
 	return p.putGuide(ctx, nc, s, secrets[keyOwnerPassword])
 }

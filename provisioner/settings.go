@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"text/template"
 
 	"github.com/assospaces/spaces/provisioner/nextcloud"
@@ -83,7 +82,7 @@ func (p *Provisioner) spaceSettings(s tenants.Space) templates.Settings {
 type appValue struct{ app, key, value string }
 
 // appValues are the app config values the jobspec's settings hook sets at every start (with
-// occ) and that the bootstrap checks through OCS: background jobs in cron mode, the theming's
+// occ) and that applySettings keeps through OCS: background jobs in cron mode, the theming's
 // name and legal pages, Nextcloud Office's server. provisioning_api's AppConfigController lets
 // an admin set all of them over OCS: its verifyConfigKey refuses only installed_version, enabled
 // and types of any app, core's encryption_enabled, public_* and remote_*, and files
@@ -103,39 +102,52 @@ func appValues(st templates.Settings) []appValue {
 	return vals
 }
 
-// checkSettings is the bootstrap's part of the space's settings. Enabling apps needs occ (it
-// downloads them from the app store; OCS cannot enable an app that is not installed), so the
-// jobspec's hook does it at every start and this only checks that each app is enabled: one
-// missing (the app store was out of reach) is an error, retried. App config values that differ
-// are written once over OCS; a resumed pass finds them set and writes nothing.
-func (p *Provisioner) checkSettings(ctx context.Context, nc *nextcloud.Client, s tenants.Space) error {
+// applySettings puts the space's service-owned settings where they are decided, over OCS: the
+// apps of the list enabled (Nextcloud downloads one that is missing), the other supported apps
+// disabled, and the app config values of appValues. The bootstrap calls it once the space
+// answers, and every usage pass calls it again, so that a setting changed behind the service's
+// back (an admin page, occ) is put back within a pass, without a restart. It writes only what
+// differs, so a resumed bootstrap or a pass over a space as decided writes nothing; it returns
+// what it put back, as "app key" or "app enabled"/"app disabled".
+func (p *Provisioner) applySettings(ctx context.Context, nc *nextcloud.Client, s tenants.Space) ([]string, error) {
 	st := p.spaceSettings(s)
 	enabled, err := nc.EnabledApps(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var missing []string
+	var changed []string
 	for _, a := range st.Apps {
-		if !slices.Contains(enabled, a) {
-			missing = append(missing, a)
+		if slices.Contains(enabled, a) {
+			continue
 		}
+		if err := nc.EnableApp(ctx, a); err != nil {
+			return changed, fmt.Errorf("enable app %s: %w", a, err)
+		}
+		changed = append(changed, a+" enabled")
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("apps not enabled in the space: %s (its job's settings hook enables them at start)", strings.Join(missing, ", "))
+	for _, a := range st.DisabledApps() {
+		if !slices.Contains(enabled, a) {
+			continue
+		}
+		if err := nc.DisableApp(ctx, a); err != nil {
+			return changed, fmt.Errorf("disable app %s: %w", a, err)
+		}
+		changed = append(changed, a+" disabled")
 	}
 	for _, v := range appValues(st) {
 		cur, err := nc.AppValue(ctx, v.app, v.key)
 		if err != nil {
-			return err
+			return changed, err
 		}
 		if cur == v.value {
 			continue
 		}
 		if err := nc.SetAppValue(ctx, v.app, v.key, v.value); err != nil {
-			return fmt.Errorf("set %s %s: %w", v.app, v.key, err)
+			return changed, fmt.Errorf("set %s %s: %w", v.app, v.key, err)
 		}
+		changed = append(changed, v.app+" "+v.key)
 	}
-	return nil
+	return changed, nil
 }
 
 //go:embed guide/*.md

@@ -45,7 +45,10 @@ type UsageReport struct {
 	Collected, Failed int
 	// QuotaWrites counts the account quotas (and default/max quotas) set in Nextcloud.
 	QuotaWrites int
-	Changes     []LevelChange
+	// SettingsPutBack counts the service-owned settings (apps, app config) found changed and
+	// put back.
+	SettingsPutBack int
+	Changes         []LevelChange
 }
 
 // CollectUsage measures up to limit active spaces whose collection is due: accounts (enabled,
@@ -108,6 +111,7 @@ func (p *Provisioner) CollectUsage(ctx context.Context, limit int, onLevel Level
 			}
 			rep.Collected++
 			rep.QuotaWrites += res.writes
+			rep.SettingsPutBack += len(res.settings)
 			if res.change != nil {
 				rep.Changes = append(rep.Changes, *res.change)
 			}
@@ -122,8 +126,10 @@ type usageResult struct {
 	usage  tenants.Usage
 	plan   *quota.Plan // the plan now in force; nil when unchanged
 	writes int
-	change *LevelChange
-	conds  []tenants.Condition
+	// settings are the service-owned settings put back (applySettings).
+	settings []string
+	change   *LevelChange
+	conds    []tenants.Condition
 }
 
 // collectOne measures one space, last measured as prev, and applies its storage plan.
@@ -211,6 +217,13 @@ func (p *Provisioner) collectOne(ctx context.Context, s tenants.Space, prev tena
 		if err != nil {
 			return nil, fmt.Errorf("check the files app's quotas: %w", err)
 		}
+	}
+
+	if res.settings, err = p.applySettings(ctx, nc, s); err != nil {
+		return nil, fmt.Errorf("put back the space's settings: %w", err)
+	}
+	if len(res.settings) > 0 {
+		p.logger.WarnContext(ctx, "space settings changed behind the service's back, put back", "space", s.Slug, "settings", res.settings)
 	}
 
 	level := quota.StorageLevel(prev.Level, res.usage.UsedBytes, s.Limits.StorageBytes)

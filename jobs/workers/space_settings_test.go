@@ -10,9 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/provisioner"
 	"github.com/assospaces/spaces/quota"
 	"github.com/assospaces/spaces/tenants"
+	"github.com/assospaces/spaces/tenants/pgtest"
 )
 
 // smtpSentinel stands for the operator's SMTP password: it must reach the space's Nomad Variable
@@ -149,7 +153,42 @@ func TestProvisionedSpaceIsReadyToUse(t *testing.T) {
 		}
 	})
 
+	// The stand-in records every app config write it is asked for (occ, OCS, its cron).
+	spaceDB, err := pgx.Connect(ctx, pgtest.WithDatabase(t, pgtest.ServerURL(t), provisioner.DatabaseName(s.Slug)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spaceDB.Close(ctx)
+	owned := []string{"core backgroundjobs_mode", "theming name", "theming imprintUrl", "theming privacyUrl",
+		"richdocuments wopi_url", "calendar enabled", "contacts enabled", "richdocuments enabled"}
+	writes := func(t *testing.T) map[string]int {
+		t.Helper()
+		rows, err := spaceDB.Query(ctx, `SELECT appid || ' ' || configkey, count(*) FROM standin_appconfig_writes GROUP BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for rows.Next() {
+			var k string
+			var n int
+			if err := rows.Scan(&k, &n); err != nil {
+				t.Fatal(err)
+			}
+			out[k] = n
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
 	t.Run("a resumed bootstrap applies each setting once", func(t *testing.T) {
+		// The settings hook wrote each one once at the job's start; the bootstrap found them set.
+		for _, k := range owned {
+			if n := writes(t)[k]; n != 1 {
+				t.Errorf("%s written %d times by the first provisioning, want once", k, n)
+			}
+		}
 		if _, err := e.pool.Exec(ctx, `UPDATE spaces SET state = 'provisioning' WHERE id = $1`, s.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -157,9 +196,40 @@ func TestProvisionedSpaceIsReadyToUse(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkAppSettings(t, a)
+		for _, k := range owned {
+			if n := writes(t)[k]; n != 1 {
+				t.Errorf("%s written %d times after a resumed bootstrap, want still once", k, n)
+			}
+		}
 	})
 
-	t.Run("changed behind our back, put back by the reconciler", func(t *testing.T) {
+	t.Run("changed over OCS, put back by the next usage pass", func(t *testing.T) {
+		// An admin of the space (or occ) renames it, turns contacts off and deck on: the job is
+		// untouched, so only a pass that looks at the settings themselves can see it.
+		if err := a.admin.SetAppValue(ctx, "theming", "name", "Renamed by hand"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.admin.DisableApp(ctx, "contacts"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.admin.EnableApp(ctx, "deck"); err != nil {
+			t.Fatal(err)
+		}
+		before := writes(t)
+		if _, err := e.pool.Exec(ctx, `UPDATE space_usage SET next_at = now() WHERE space_id = $1`, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		runJob(t, e, jobs.CollectUsageArgs{})
+		checkAppSettings(t, a)
+		after := writes(t)
+		for k, want := range map[string]int{"theming name": 1, "contacts enabled": 1, "deck enabled": 1, "theming imprintUrl": 0, "core backgroundjobs_mode": 0} {
+			if got := after[k] - before[k]; got != want {
+				t.Errorf("%s written %d times by the pass, want %d", k, got, want)
+			}
+		}
+	})
+
+	t.Run("jobspec changed behind our back, put back by the reconciler", func(t *testing.T) {
 		if err := a.admin.SetAppValue(ctx, "theming", "name", "Renamed by hand"); err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func (w *CollectUsageWorker) Work(ctx context.Context, _ *river.Job[jobs.Collect
 		}
 		if rep.Collected+rep.Failed > 0 {
 			w.Logger.DebugContext(ctx, "usage pass", "collected", rep.Collected, "failed", rep.Failed,
-				"quota_writes", rep.QuotaWrites, "level_changes", len(rep.Changes), "took", time.Since(start).Round(time.Millisecond))
+				"quota_writes", rep.QuotaWrites, "settings_put_back", rep.SettingsPutBack, "level_changes", len(rep.Changes), "took", time.Since(start).Round(time.Millisecond))
 		}
 		if _, err := tenants.CompactUsageHistory(ctx, w.Pool, time.Now()); err != nil {
 			return err

@@ -2,6 +2,7 @@ package standin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -165,4 +166,39 @@ func (s *Server) getCloudApps(r *http.Request, _ *User, _ []string) ocsReply {
 	default:
 		return ocsReply{Code: 101}
 	}
+}
+
+// enableCloudApp is provisioning_api's AppsController::enable (POST cloud/apps/{app}, admins
+// only): the app id is checked (997 "Invalid app id given"), downloaded from the store when
+// missing, installed and enabled; an app the store does not have is 998 "The request app was not
+// found"; success is an empty answer. Nextcloud asks for a strict password confirmation, which a
+// request with basic auth and the account's password gives (PasswordConfirmationMiddleware); the
+// stand-in only knows basic auth (nextcloud/server apps/provisioning_api/lib/Controller/AppsController.php).
+func (s *Server) enableCloudApp(r *http.Request, _ *User, args []string) ocsReply {
+	app := args[0]
+	if msg := verifyAppID(app); msg != "" {
+		return ocsReply{Code: 997, Message: msg}
+	}
+	_, err := s.EnableApp(r.Context(), app)
+	var nf *AppNotFoundError
+	if errors.As(err, &nf) {
+		return ocsReply{Code: 998, Message: "The request app was not found"}
+	}
+	if err != nil {
+		return s.internal(r, err)
+	}
+	return ocsReply{Code: 200}
+}
+
+// disableCloudApp is AppsController::disable (DELETE cloud/apps/{app}): disabling an app that is
+// not enabled is no error.
+func (s *Server) disableCloudApp(r *http.Request, _ *User, args []string) ocsReply {
+	app := args[0]
+	if msg := verifyAppID(app); msg != "" {
+		return ocsReply{Code: 997, Message: msg}
+	}
+	if _, err := s.DisableApp(r.Context(), app); err != nil {
+		return s.internal(r, err)
+	}
+	return ocsReply{Code: 200}
 }

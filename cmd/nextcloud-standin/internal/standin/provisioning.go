@@ -190,6 +190,10 @@ var ocsRoutes = []ocsRoute{
 	route("cloud/groups/{}/users", map[string]ocsHandler{http.MethodGet: {anyAccount, (*Server).getGroupUsers}}),
 	route("cloud/groups/{}/subadmins", map[string]ocsHandler{http.MethodGet: {adminSetting, (*Server).getSubAdminsOfGroup}}),
 	route("cloud/apps", map[string]ocsHandler{http.MethodGet: {adminOnly, (*Server).getCloudApps}}),
+	route("cloud/apps/{}", map[string]ocsHandler{
+		http.MethodPost:   {adminOnly, (*Server).enableCloudApp},
+		http.MethodDelete: {adminOnly, (*Server).disableCloudApp},
+	}),
 	route("apps/provisioning_api/api/v1/config/apps", map[string]ocsHandler{http.MethodGet: {adminOnly, (*Server).getApps}}),
 	route("apps/provisioning_api/api/v1/config/apps/{}", map[string]ocsHandler{http.MethodGet: {adminOnly, (*Server).getAppKeys}}),
 	route("apps/provisioning_api/api/v1/config/apps/{}/{}", map[string]ocsHandler{

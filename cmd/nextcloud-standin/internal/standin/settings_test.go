@@ -98,6 +98,48 @@ func TestAppsAndBackgroundJobs(t *testing.T) {
 	}
 }
 
+// Apps enabled and disabled over OCS, as the reconciler puts a space's apps back: POST
+// cloud/apps/{app} downloads and enables (998 for an app the store does not have, 997 for an
+// invalid id), DELETE disables, again without error; both are empty answers.
+func TestEnableAppOverOCS(t *testing.T) {
+	in := newInstance(t)
+	ctx := context.Background()
+	nc := in.client(t)
+	if err := nc.EnableApp(ctx, "deck"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.EnableApp(ctx, "deck"); err != nil {
+		t.Fatalf("enable again: %v", err)
+	}
+	apps, err := nc.EnabledApps(ctx)
+	if err != nil || !slices.Contains(apps, "deck") {
+		t.Fatalf("after enable: %v %v", apps, err)
+	}
+	if err := nc.EnableApp(ctx, "notanapp"); !errors.Is(err, nextcloud.ErrNotFound) {
+		t.Errorf("enable an unknown app: %v, want not found (998)", err)
+	}
+	code, _, body := in.do(t, http.MethodPost, "/ocs/v2.php/cloud/apps/Deck%21?format=json", nil, nil)
+	var failure struct {
+		OCS struct {
+			Meta struct {
+				StatusCode int    `json:"statuscode"`
+				Message    string `json:"message"`
+			} `json:"meta"`
+		} `json:"ocs"`
+	}
+	if err := json.Unmarshal(body, &failure); err != nil || failure.OCS.Meta.StatusCode != 997 || failure.OCS.Meta.Message != "Invalid app id given" {
+		t.Errorf("invalid app id: %d %s", code, body)
+	}
+	for range 2 {
+		if err := nc.DisableApp(ctx, "deck"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if apps, _ := nc.EnabledApps(ctx); slices.Contains(apps, "deck") {
+		t.Errorf("deck still enabled: %v", apps)
+	}
+}
+
 // A non-admin may not list apps: 403 on v2, as for any admin-only route.
 func TestCloudAppsAdminOnly(t *testing.T) {
 	in := newInstance(t)

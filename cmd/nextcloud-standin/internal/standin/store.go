@@ -97,6 +97,15 @@ func (s *store) migrate(ctx context.Context) error {
 			configvalue text NOT NULL,
 			PRIMARY KEY (appid, configkey)
 		)`,
+		// Not Nextcloud's: the stand-in's record of every app config write (occ, OCS or its own
+		// cron), so that tests can count what a provisioning pass asked of the space.
+		`CREATE TABLE IF NOT EXISTS ` + s.t("standin_appconfig_writes") + ` (
+			id          bigserial PRIMARY KEY,
+			written_at  timestamptz NOT NULL DEFAULT now(),
+			appid       text NOT NULL,
+			configkey   text NOT NULL,
+			configvalue text NOT NULL
+		)`,
 	}
 	for _, st := range stmts {
 		if _, err := tx.Exec(ctx, st); err != nil {
@@ -378,7 +387,9 @@ func (s *store) appValue(ctx context.Context, app, key string) (string, bool, er
 }
 
 func (s *store) setAppValue(ctx context.Context, app, key, value string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO `+s.t("oc_appconfig")+` (appid, configkey, configvalue) VALUES ($1, $2, $3)
+	_, err := s.pool.Exec(ctx, `WITH recorded AS (
+			INSERT INTO `+s.t("standin_appconfig_writes")+` (appid, configkey, configvalue) VALUES ($1, $2, $3))
+		INSERT INTO `+s.t("oc_appconfig")+` (appid, configkey, configvalue) VALUES ($1, $2, $3)
 		ON CONFLICT (appid, configkey) DO UPDATE SET configvalue = EXCLUDED.configvalue`, app, key, value)
 	if err != nil {
 		return fmt.Errorf("write app config %s/%s: %w", app, key, err)
