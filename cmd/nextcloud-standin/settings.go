@@ -114,7 +114,9 @@ func newSettingsCommands() []*cobra.Command {
 }
 
 // newCron is the stand-in's cron task: cron.php once at start (as soon as the instance is
-// installed) and then every --interval, as the image's /cron.sh runs it every 5 minutes.
+// installed) and then every --interval, as the image's /cron.sh runs it every 5 minutes. It opens
+// the instance once and keeps it (the system config is re-read when its files change), so that a
+// space waiting to be installed costs a file check every 2 s, not a connection and a migration.
 func newCron() *cobra.Command {
 	var interval time.Duration
 	cmd := &cobra.Command{
@@ -124,35 +126,48 @@ func newCron() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := newLogger()
 			ctx := cmd.Context()
-			wait := time.Duration(0)
 			for {
+				err := withServer(ctx, func(ctx context.Context, s *standin.Server) error {
+					return cronLoop(ctx, s, interval, logger)
+				})
+				if ctx.Err() != nil {
+					return nil
+				}
+				logger.WarnContext(ctx, "cron cannot open the instance", "err", err)
 				select {
 				case <-ctx.Done():
 					return nil
-				case <-time.After(wait):
-				}
-				ran := false
-				err := withServer(ctx, func(ctx context.Context, s *standin.Server) error {
-					var err error
-					ran, err = s.RunCron(ctx, time.Now())
-					return err
-				})
-				switch {
-				case err != nil:
-					logger.WarnContext(ctx, "cron run failed", "err", err)
-					wait = 5 * time.Second
-				case !ran:
-					// Not installed yet, or in maintenance mode: look again soon.
-					wait = 2 * time.Second
-				default:
-					logger.InfoContext(ctx, "cron ran")
-					wait = interval
+				case <-time.After(5 * time.Second):
 				}
 			}
 		},
 	}
 	cmd.Flags().DurationVar(&interval, "interval", 5*time.Minute, "time between runs")
 	return cmd
+}
+
+// cronLoop runs cron.php on s until ctx ends.
+func cronLoop(ctx context.Context, s *standin.Server, interval time.Duration, logger *slog.Logger) error {
+	wait := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		ran, err := s.RunCron(ctx, time.Now())
+		switch {
+		case err != nil:
+			logger.WarnContext(ctx, "cron run failed", "err", err)
+			wait = 5 * time.Second
+		case !ran:
+			// Not installed yet, or in maintenance mode: look again soon.
+			wait = 2 * time.Second
+		default:
+			logger.InfoContext(ctx, "cron ran")
+			wait = interval
+		}
+	}
 }
 
 // runHooks runs the executables in dir/before-starting in name order, as the official image's
