@@ -6,7 +6,7 @@ BIN   := $(CURDIR)/.bin
 GO    ?= go
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: dev test build vet bench clean-dev help
+.PHONY: dev test faults build vet bench rush clean-dev help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -28,6 +28,13 @@ test: build ## the whole suite against real Postgres, Nomad and Chromium
 	  $(BIN)/testenv -- $(GO) test -race -count=1 -timeout 40m ./...
 	@$(GO) vet ./...
 
+faults: build ## the fault tests (build tag faults): Postgres and Nomad restarted, SMTP down, a sick space, a full disk
+	@.ci/install-deps
+	@nomad=$$(.ci/build-nomad) && \
+	  SPACES_NOMAD_BIN=$$nomad SPACES_STANDIN_BIN=$(BIN)/nextcloud-standin \
+	  $(BIN)/testenv -- $(GO) test -tags faults -race -count=1 -timeout 15m -run '^TestFault' ./jobs/workers ./cmd/internal/faults
+	@$(GO) vet -tags faults ./jobs/workers ./cmd/internal/faults
+
 vet: ## gofmt, go vet and staticcheck (pinned, from the Go module proxy); CI runs it before the suite
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@$(GO) vet ./...
@@ -42,6 +49,12 @@ bench: build ## the benchmarks whose figures the README quotes
 	    $(GO) test -run "^$$" -bench BenchmarkUsageCollection -benchtime 3x -timeout 20m ./provisioner && \
 	    $(GO) test -run "^$$" -bench BenchmarkSubmit -benchtime 3000x -timeout 20m ./webui && \
 	    $(GO) test -run "^$$" -bench BenchmarkQueuePage -benchtime 200x -timeout 20m ./webui'
+
+rush: build ## the rush: the public form offered 8x its benchmark rate for a minute (SPACES_RUSH_RATE, SPACES_RUSH_DURATION)
+	@.ci/install-deps
+	@nomad=$$(.ci/build-nomad) && \
+	  SPACES_NOMAD_BIN=$$nomad SPACES_STANDIN_BIN=$(BIN)/nextcloud-standin \
+	  $(BIN)/testenv -- $(GO) test -run '^$$' -bench BenchmarkRush -benchtime 1x -timeout 20m ./webui
 
 clean-dev: ## delete make dev's data (.dev/)
 	rm -rf .dev

@@ -373,7 +373,12 @@ func (p *Provisioner) usageFailed(ctx context.Context, s tenants.Space, prev ten
 	if prev.Collected() {
 		since = "figures from " + prev.CollectedAt.UTC().Format(time.RFC3339)
 	}
-	p.observe(ctx, s, cond(CondUsageCollected, false, "Unreachable", reason+" ("+since+")"))
+	// Only the condition: a failed measure applied nothing, so it observes no generation (a resize
+	// whose limits are not in Nextcloud yet stays for the reconciler to apply).
+	c := cond(CondUsageCollected, false, "Unreachable", reason+" ("+since+")")
+	if werr := tenants.RecordObservation(context.WithoutCancel(ctx), p.db, s.ID, 0, []tenants.Condition{c}, now); werr != nil {
+		p.logger.WarnContext(ctx, "record conditions", "space", s.Slug, "err", werr)
+	}
 	p.logger.WarnContext(ctx, "usage not collected", "space", s.Slug, "err", err, "failures", prev.Failures+1, "next", next)
 }
 

@@ -57,7 +57,7 @@ func (p *Provisioner) ensureVolume(ctx context.Context, s tenants.Space) (string
 		return "", err
 	}
 	if len(vols) == 0 {
-		created, err := p.nomad.CreateHostVolume(ctx, &nomadapi.HostVolume{
+		created, err := p.createVolume(ctx, &nomadapi.HostVolume{
 			Name: name, PluginID: p.cfg.VolumePlugin,
 			RequestedCapacityMinBytes: s.Limits.StorageBytes, RequestedCapacityMaxBytes: s.Limits.StorageBytes,
 			RequestedCapabilities: []*nomadapi.HostVolumeCapability{{

@@ -20,7 +20,7 @@ type APIToken struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
-	// Scope is what the token may do: ScopeRead or ScopeOperator.
+	// Scope is what the token may do: ScopeRead, ScopeOperator or ScopeForward.
 	Scope TokenScope `json:"scope"`
 	// ExpiresAt is when the token stops working; nil: never.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -35,10 +35,13 @@ const (
 	ScopeRead TokenScope = "read"
 	// ScopeOperator may also change them.
 	ScopeOperator TokenScope = "operator"
+	// ScopeForward may only send applications (POST /api/v1/applications): the token a partner
+	// host running this software is given to forward its applicants here.
+	ScopeForward TokenScope = "forward"
 )
 
 // Valid tells whether s is one of the scopes.
-func (s TokenScope) Valid() bool { return s == ScopeRead || s == ScopeOperator }
+func (s TokenScope) Valid() bool { return s == ScopeRead || s == ScopeOperator || s == ScopeForward }
 
 // CanOperate tells whether the token may change things.
 func (t APIToken) CanOperate() bool { return t.Scope == ScopeOperator }
@@ -134,7 +137,7 @@ func CreateAPIToken(ctx context.Context, db DB, n NewAPIToken, actor Actor) (API
 		return APIToken{}, "", errors.New("create API token: the name is empty")
 	}
 	if !n.Scope.Valid() {
-		return APIToken{}, "", fmt.Errorf("create API token: scope %q is not %s or %s", n.Scope, ScopeRead, ScopeOperator)
+		return APIToken{}, "", fmt.Errorf("create API token: scope %q is not %s, %s or %s", n.Scope, ScopeRead, ScopeOperator, ScopeForward)
 	}
 	if n.ExpiresAt != nil && !n.ExpiresAt.After(time.Now()) {
 		return APIToken{}, "", fmt.Errorf("create API token: expiry %s is not in the future", n.ExpiresAt.Format(time.RFC3339))

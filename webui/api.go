@@ -40,8 +40,14 @@ func (h *handler) apiFail(w http.ResponseWriter, r *http.Request, status int, co
 }
 
 // apiInternal logs err with the request's fields and answers a plain 500: callers never see
-// internal errors.
+// internal errors. A database that cannot serve now is a 503 "unavailable" (see unavailable).
 func (h *handler) apiInternal(w http.ResponseWriter, r *http.Request, err error) {
+	if unavailable(err) {
+		h.Logger.WarnContext(r.Context(), "api request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		retryAfter(w, unavailableRetry)
+		h.apiFail(w, r, http.StatusServiceUnavailable, "unavailable", "", "the database is unavailable for a moment; nothing was recorded, try again shortly")
+		return
+	}
 	h.Logger.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	h.apiFail(w, r, http.StatusInternalServerError, "internal", "", "internal error; the server log has the details")
 }
@@ -57,10 +63,23 @@ func apiToken(ctx context.Context) tenants.APIToken {
 // apiActor is who acts in the audit log for this request.
 func apiActor(ctx context.Context) tenants.Actor { return tenants.TokenActor(apiToken(ctx).ID) }
 
-// requireToken lets through requests carrying `Authorization: Bearer <live API token>`: 401
-// unauthorized without one, invalid_token for a token unknown or revoked, token_expired for one
-// past its expiry.
+// requireToken lets through requests carrying `Authorization: Bearer <live API token>` of scope
+// read or operator (see authenticateToken); a forward token, which may only send applications,
+// gets 403 forbidden_scope.
 func (h *handler) requireToken(next http.HandlerFunc) http.HandlerFunc {
+	return h.authenticateToken(func(w http.ResponseWriter, r *http.Request) {
+		if apiToken(r.Context()).Scope == tenants.ScopeForward {
+			h.apiFail(w, r, http.StatusForbidden, "forbidden_scope", "", "this token may only send applications (POST /api/v1/applications); this needs a token with scope read or operator")
+			return
+		}
+		next(w, r)
+	})
+}
+
+// authenticateToken lets through requests carrying `Authorization: Bearer <live API token>` of
+// any scope: 401 unauthorized without one, invalid_token for a token unknown or revoked,
+// token_expired for one past its expiry.
+func (h *handler) authenticateToken(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {

@@ -36,10 +36,14 @@ func validSubmissionKey(k string) bool {
 	return strings.HasPrefix(k, submissionPrefix) && len(k) > 40 && len(k) < 80
 }
 
-// applyShow shows the empty application form with a fresh submission key.
+// applyShow shows the empty application form with a fresh submission key, or the closed page
+// while the intake is closed.
 func (h *handler) applyShow(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		h.notFound(w, r)
+		return
+	}
+	if h.intakeClosed(w, r, http.StatusOK, nil) {
 		return
 	}
 	h.renderApply(w, r, http.StatusOK, applicationForm{SubmissionKey: tenants.NewSecret(submissionPrefix)}, nil)

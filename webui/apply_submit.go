@@ -72,6 +72,10 @@ func (h *handler) enqueueMail(ctx context.Context, tx pgx.Tx, a tenants.Applicat
 // contact on file is mailed), so the form does not tell who applied.
 func (h *handler) applySubmit(w http.ResponseWriter, r *http.Request) {
 	f := readApplicationForm(r)
+	if h.intakeClosed(w, r, http.StatusServiceUnavailable, &f) {
+		// Closed while it was being typed: nothing is recorded, and the page gives it back.
+		return
+	}
 	if !validSubmissionKey(f.SubmissionKey) {
 		f.SubmissionKey = tenants.NewSecret(submissionPrefix)
 	}
@@ -91,14 +95,20 @@ func (h *handler) applySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := h.statusToken(f.SubmissionKey)
-	if !h.applyLimit.allow(h.clientAddr(r)) {
+	allowed, wait, limitErr := tenants.RateTake(r.Context(), h.Pool, h.applyRule, clientNetwork(h.clientAddr(r)).String())
+	if limitErr != nil {
+		h.applyFailed(w, r, f, limitErr)
+		return
+	}
+	if !allowed {
 		// A form sent again after success is not a new application: answer as the first time.
 		// (Only look: opening a mailed link would cut its owner's current one.)
 		if ok, err := tenants.StatusTokenExists(r.Context(), h.Pool, token); err == nil && ok {
 			seeOther(w, r, "/apply/sent")
 			return
 		}
-		h.renderApply(w, r, http.StatusTooManyRequests, f, func(p *applyPage) { p.FormError = p.T("apply.ratelimited") })
+		retryAfter(w, wait)
+		h.refuseApplication(w, r, http.StatusTooManyRequests, "apply.ratelimited")
 		return
 	}
 	locale := langFrom(r.Context())
@@ -129,7 +139,7 @@ func (h *handler) applySubmit(w http.ResponseWriter, r *http.Request) {
 			p.FormError = p.T("apply.errors", "n", 1)
 		})
 	default:
-		h.serverError(w, r, err)
+		h.applyFailed(w, r, f, err)
 	}
 }
 

@@ -44,13 +44,81 @@ func clickToLoad(sel string) chromedp.Action[chromedp.Void] {
 	)
 }
 
+// browser is a headless Chromium driven by a test: must runs steps, text reads an element, shot
+// takes a screenshot (into testdata/screenshots, over the README's, with
+// SPACES_UPDATE_SCREENSHOTS=1). It fails, never skips, without Chromium.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	exec := chromiumPath(t)
+	shots := t.TempDir()
+	if os.Getenv("SPACES_UPDATE_SCREENSHOTS") == "1" {
+		shots = filepath.Join("testdata", "screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exec), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a guard against hangs, not a timing
+	t.Cleanup(cancelTimeout)
+	return &browser{t: t, ctx: ctx, shots: shots}
+}
+
+func (b *browser) shot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		png, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(b.shots, name), png, 0o644)
+	})
+}
+
+func (b *browser) must(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", step, err)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+// logIn is a moderator logging in at base's moderation page with the tests' password.
+func logIn(base, email string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(base+"/moderation?lang=fr"),
+		chromedp.WaitVisible(chromedp.CSS("#f-password")),
+		chromedp.SendKeys(chromedp.CSS("#f-email"), email),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), "correct horse battery staple"),
+		clickToLoad("button.primary[type=submit]"),
+	)
+}
+
 // TestBrowserApplyAndModerate is a person's whole path in headless Chromium: fill the form,
 // meet a field error, correct it, submit, follow the link of the received mail, then a
 // moderator logs in and approves, and the applicant's page changes; months later the moderator
 // reads the space's usage and the dashboard. It takes screenshots on every run; with
 // SPACES_UPDATE_SCREENSHOTS=1 it writes them over the README's in testdata/screenshots.
 func TestBrowserApplyAndModerate(t *testing.T) {
-	exec := chromiumPath(t)
 	mail, err := smtptest.Start("127.0.0.1:0", smtptest.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -61,48 +129,8 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 		"correct horse battery staple", tenants.ActorSystem); err != nil {
 		t.Fatal(err)
 	}
-	shots := t.TempDir()
-	if os.Getenv("SPACES_UPDATE_SCREENSHOTS") == "1" {
-		shots = filepath.Join("testdata", "screenshots")
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exec), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a guard against hangs, not a timing
-	defer cancelTimeout()
-
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name), png, 0o644)
-		})
-	}
-	must := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	b := newBrowser(t)
+	ctx, shot, must, text := b.ctx, b.shot, b.must, b.text
 
 	// A person fills the form on a phone, with a mistyped SIREN.
 	must("open the form",
@@ -165,11 +193,7 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 
 	// A moderator logs in, finds it in the queue and approves it.
 	must("moderator logs in",
-		chromedp.Navigate(e.srv.URL+"/moderation"),
-		chromedp.WaitVisible(chromedp.CSS("#f-password")),
-		chromedp.SendKeys(chromedp.CSS("#f-email"), "alex@example.org"),
-		chromedp.SendKeys(chromedp.CSS("#f-password"), "correct horse battery staple"),
-		clickToLoad("button.primary[type=submit]"),
+		logIn(e.srv.URL, "alex@example.org"),
 		chromedp.WaitVisible(chromedp.CSS("table.queue")),
 		shot("queue.png"),
 	)
@@ -319,7 +343,6 @@ func TestBrowserApplyAndModerate(t *testing.T) {
 // and resize it, suspend it with a reason, resume it, delete it and restore it, reading what the
 // page says after each step. Screenshots go where TestBrowserApplyAndModerate's do.
 func TestBrowserSpacesOperator(t *testing.T) {
-	exec := chromiumPath(t)
 	e := newTestEnv(t, envOptions{})
 	bg := context.Background()
 	oc, _ := e.addOperator("sam@example.org", "Sam Martin")
@@ -356,46 +379,8 @@ func TestBrowserSpacesOperator(t *testing.T) {
 		e.addSpace(f)
 	}
 
-	shots := t.TempDir()
-	if os.Getenv("SPACES_UPDATE_SCREENSHOTS") == "1" {
-		shots = filepath.Join("testdata", "screenshots")
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(bg,
-		chromedp.ExecPath(exec), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a guard against hangs, not a timing
-	defer cancelTimeout()
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name), png, 0o644)
-		})
-	}
-	must := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	b := newBrowser(t)
+	ctx, shot, must, text := b.ctx, b.shot, b.must, b.text
 	listed := func() string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("table.spaces tbody")))
@@ -406,11 +391,7 @@ func TestBrowserSpacesOperator(t *testing.T) {
 	}
 
 	must("operator logs in",
-		chromedp.Navigate(e.srv.URL+"/moderation?lang=fr"),
-		chromedp.WaitVisible(chromedp.CSS("#f-password")),
-		chromedp.SendKeys(chromedp.CSS("#f-email"), "sam@example.org"),
-		chromedp.SendKeys(chromedp.CSS("#f-password"), "correct horse battery staple"),
-		clickToLoad("button.primary[type=submit]"),
+		logIn(e.srv.URL, "sam@example.org"),
 		chromedp.WaitVisible(chromedp.CSS(`header nav a[href="/moderation/spaces"]`)),
 	)
 	must("operator opens the spaces page",
@@ -542,5 +523,75 @@ func TestBrowserSpacesOperator(t *testing.T) {
 		if !strings.Contains(strings.ReplaceAll(history, "\u00a0", " "), strings.ReplaceAll(want, "\u00a0", " ")) {
 			t.Errorf("history lacks %q:\n%s", want, history)
 		}
+	}
+}
+
+// TestBrowserIntakePause is the rush in headless Chromium: an operator adds a partner host and
+// closes the intake with a message; a person who comes to apply meets that message and the
+// partner instead of the form, in French and, with the only message written, in English.
+func TestBrowserIntakePause(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	e.addOperator("sam@example.org", "Sam Martin")
+	b := newBrowser(t)
+	must, text, shot := b.must, b.text, b.shot
+	const message = "Toutes nos places sont prises jusqu'en janvier : nous rouvrons les demandes dès que des espaces se libèrent."
+
+	must("operator logs in and opens the intake page",
+		logIn(e.srv.URL, "sam@example.org"),
+		chromedp.WaitVisible(chromedp.CSS(`header nav a[href="/moderation/intake"]`)),
+		clickToLoad(`header nav a[href="/moderation/intake"]`),
+		chromedp.WaitVisible(chromedp.CSS("#partner-form")),
+	)
+	if s := text("#intake-state"); s != "Demandes ouvertes" {
+		t.Errorf("intake state before: %q", s)
+	}
+	must("operator adds a partner host",
+		chromedp.SendKeys(chromedp.CSS("#f-name"), "Hébergeur Solidaire"),
+		chromedp.SendKeys(chromedp.CSS("#f-url"), "https://cloud.solidaire.example"),
+		chromedp.SendKeys(chromedp.CSS("#f-offer_fr"), "Des espaces Nextcloud pour les petites associations, sur inscription."),
+		clickToLoad("#partner-form button[type=submit]"),
+		chromedp.WaitVisible(chromedp.CSS("#partners li")),
+	)
+	must("operator closes the intake with a message",
+		chromedp.SendKeys(chromedp.CSS("#f-message_fr"), message),
+		clickToLoad(`button[name=action][value=pause]`),
+		chromedp.WaitVisible(chromedp.CSS("#intake-state")),
+		shot("intake.png"),
+	)
+	if s := text("#intake-state"); s != "Demandes fermées" {
+		t.Fatalf("intake state after the pause: %q", s)
+	}
+	if s := text("#intake-sentence"); !strings.Contains(s, "Sam Martin") {
+		t.Errorf("who closed it: %q", s)
+	}
+
+	must("operator logs out; a person comes to apply",
+		clickToLoad("header nav button.link"),
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(e.srv.URL+"/?lang=fr"),
+		chromedp.WaitVisible(chromedp.CSS("#intake-message")),
+		shot("intake-closed.png"),
+	)
+	if s := text("h1"); s != "Les demandes sont fermées pour le moment" {
+		t.Errorf("title: %q", s)
+	}
+	if s := text("#intake-message"); s != message {
+		t.Errorf("message: %q", s)
+	}
+	if s := text("#partners"); !strings.Contains(s, "Hébergeur Solidaire") || !strings.Contains(s, "petites associations") {
+		t.Errorf("partners offered:\n%s", s)
+	}
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#f-association_name").length`)); err != nil || n != 0 {
+		t.Errorf("the form is still there (%d, %v)", n, err)
+	}
+	must("the same in English",
+		chromedp.Navigate(e.srv.URL+"/?lang=en"),
+		chromedp.WaitVisible(chromedp.CSS("#intake-message")),
+	)
+	if s := text("h1"); s != "Applications are closed for now" {
+		t.Errorf("title in English: %q", s)
+	}
+	if s := text("#intake-message"); s != message {
+		t.Errorf("the only message written is shown in English too: %q", s)
 	}
 }

@@ -12,13 +12,14 @@ import (
 const maxFormBytes = 64 << 10
 
 // middleware wraps every route: security headers, panic recovery, body limit, language,
-// cross-origin protection and CSRF tokens (for everything but the bearer-token JSON API).
+// cross-origin protection, CSRF tokens (for everything but the bearer-token JSON API) and load
+// shedding (shed.go).
 func (h *handler) middleware(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.csrfFailed(w, r)
 	}))
-	inner := cop.Handler(h.csrf(next))
+	inner := cop.Handler(h.csrf(h.shed(next)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
 		hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; "+

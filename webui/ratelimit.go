@@ -5,56 +5,11 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// ipLimiter is a token bucket per client network: an IPv4 address, or an IPv6 /64 (what one
-// household or office gets). Buckets idle for an hour are forgotten. It lives in the process:
-// several `spaces serve` behind one balancer each count on their own.
-type ipLimiter struct {
-	every rate.Limit
-	burst int
-
-	mu        sync.Mutex
-	buckets   map[netip.Prefix]*bucket
-	lastSweep time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newIPLimiter(every rate.Limit, burst int) *ipLimiter {
-	return &ipLimiter{every: every, burst: burst, buckets: map[netip.Prefix]*bucket{}, lastSweep: time.Now()}
-}
-
-// allow takes one token from addr's bucket and tells whether there was one.
-func (l *ipLimiter) allow(addr netip.Addr) bool {
-	key := clientNetwork(addr)
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > time.Hour {
-				delete(l.buckets, k)
-			}
-		}
-		l.lastSweep = now
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{lim: rate.NewLimiter(l.every, l.burst)}
-		l.buckets[key] = b
-	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
-}
-
+// clientNetwork is the network rate limits count a client against: its IPv4 address, or its IPv6
+// /64 (what one household or office gets). The application form's limit is in Postgres
+// (tenants.RateTake, tenants.ApplyNetworkRule), so that replicas count together.
 func clientNetwork(a netip.Addr) netip.Prefix {
 	a = a.Unmap()
 	bits := 32

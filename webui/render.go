@@ -172,8 +172,13 @@ func (h *handler) showError(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // serverError logs err with the request's details and shows a plain page with a reference the
-// person can quote; the error itself is never shown.
+// person can quote; the error itself is never shown. A database that cannot serve now gets the
+// 503 page instead (see unavailable).
 func (h *handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if unavailable(err) {
+		h.serviceUnavailable(w, r, err)
+		return
+	}
 	ref := tenants.NewSecret("")[:10]
 	h.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", redactPath(r.URL.Path),
 		"ref", ref, "err", err)

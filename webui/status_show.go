@@ -22,6 +22,8 @@ type statusPage struct {
 	ErasedOn   time.Time
 	Reply      string
 	ReplyError string
+	// Partners are the partner hosts offered while the space waits for room and the intake is closed.
+	Partners []tenants.Partner
 }
 
 // loadStatus finds the application of the token in the path, answering a bad link itself.
@@ -79,6 +81,7 @@ func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status in
 	if rec.Space != nil {
 		p.SpaceText = spaceText(p.page, *rec.Space, rec.Queue)
 	}
+	p.Partners = h.partnersForWaiting(ctx, rec.Space, rec.Queue)
 	for _, e := range rec.Trail {
 		if text, ok := p.applicantLine(e); ok {
 			p.History = append(p.History, historyItem{At: e.At, Text: text})

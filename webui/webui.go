@@ -15,7 +15,6 @@ import (
 	_ "time/tzdata" // dates are shown in Europe/Paris time, wherever the server runs
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/time/rate"
 
 	"github.com/assospaces/spaces/jobs"
 	"github.com/assospaces/spaces/quota"
@@ -32,8 +31,16 @@ type Options struct {
 	BaseDomain    string
 	DefaultLimits quota.Limits
 	// Ceiling is the capacity ceiling now, 0 for none (provisioner.Provisioner.Ceiling); nil: none.
-	Ceiling      func(context.Context) (int, error)
+	Ceiling func(context.Context) (int, error)
+	// ApplyPerHour is how many applications one client network may send at once, then one more
+	// every hour/ApplyPerHour; counted in Postgres, across replicas.
 	ApplyPerHour int
+	// PublicInFlight bounds the public pages' requests (the form, status pages) this process
+	// handles at once, ModerationInFlight the moderators' pages' and the JSON API's. A request
+	// waits at most BusyWait for room, then gets 503 (shed.go). Zero: the Default… values.
+	PublicInFlight     int
+	ModerationInFlight int
+	BusyWait           time.Duration
 
 	// SecretKey is the service's secret key (SPACES_SECRET_KEY): it seals mail data and keys the
 	// CSRF and status-link derivations.
@@ -45,6 +52,11 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed when finding a
 	// client's address for rate limits. Empty: the connection's address is the client's.
 	TrustedProxies []netip.Prefix
+	// Metrics, when set, counts every request (route class, status, duration) for /metrics.
+	Metrics *Metrics
+	// WorkersRunning, when set, tells whether this process's job workers run; /readyz reports the
+	// server not ready while they do not.
+	WorkersRunning func() bool
 
 	// Test seams, set only by this package's tests.
 	// authenticate checks a moderator's credentials (one argon2 hash); nil: tenants.AuthenticateModerator.
@@ -55,6 +67,9 @@ type Options struct {
 	hashWait  time.Duration
 	// loginAccount and loginNetwork replace tenants.LoginAccountRule and LoginNetworkRule when set.
 	loginAccount, loginNetwork *tenants.ThrottleRule
+	// shedAdmitted, when set, is called with each request that got room in its class, before it is
+	// handled (a test holds a request there to fill the class).
+	shedAdmitted func(*http.Request)
 }
 
 // handler holds what every handler needs.
@@ -65,9 +80,13 @@ type handler struct {
 	csrfKey   []byte // keys CSRF tokens
 	statusKey []byte // derives status-page tokens from submission keys
 	secure    bool   // the public URL is https: cookies are Secure and __Host- prefixed
-	// applyLimit bounds submissions per client network, in this process. Logins and lost-link
-	// requests are throttled in Postgres (tenants.ThrottleFailure), across replicas.
-	applyLimit *ipLimiter
+	// applyRule bounds submissions per client network, in Postgres (tenants.RateTake), as logins
+	// and lost-link requests are throttled (tenants.ThrottleFailure): replicas count together.
+	applyRule tenants.RateRule
+	// shedding bounds the requests of each class handled at once; busy are the pages of refusals,
+	// made at start (shed.go).
+	shedding shedClasses
+	busy     map[busyKey]busyPage
 	// hashes holds one token per password hash running in this process.
 	hashes                     chan struct{}
 	loginAccount, loginNetwork tenants.ThrottleRule
@@ -93,6 +112,15 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Retention <= 0 {
 		opts.Retention = 90 * 24 * time.Hour
 	}
+	if opts.PublicInFlight <= 0 {
+		opts.PublicInFlight = DefaultPublicInFlight
+	}
+	if opts.ModerationInFlight <= 0 {
+		opts.ModerationInFlight = DefaultModerationInFlight
+	}
+	if opts.BusyWait <= 0 {
+		opts.BusyWait = DefaultBusyWait
+	}
 	pg, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -106,14 +134,14 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("webui: load time zone: %w", err)
 	}
 	h := &handler{
-		Options:    opts,
-		pages:      pg,
-		box:        box,
-		csrfKey:    deriveKey(opts.SecretKey, "spaces/webui/csrf"),
-		statusKey:  deriveKey(opts.SecretKey, "spaces/webui/status-token"),
-		secure:     opts.PublicURL.Scheme == "https",
-		applyLimit: newIPLimiter(rate.Every(time.Hour/time.Duration(opts.ApplyPerHour)), opts.ApplyPerHour),
-		location:   loc,
+		Options:   opts,
+		pages:     pg,
+		box:       box,
+		csrfKey:   deriveKey(opts.SecretKey, "spaces/webui/csrf"),
+		statusKey: deriveKey(opts.SecretKey, "spaces/webui/status-token"),
+		secure:    opts.PublicURL.Scheme == "https",
+		applyRule: tenants.ApplyNetworkRule(opts.ApplyPerHour),
+		location:  loc,
 		decisions: &jobs.Decisions{Pool: opts.Pool, Client: opts.Jobs, BaseDomain: opts.BaseDomain,
 			PublicURL: opts.PublicURL.String(), DeleteGrace: opts.DeleteGrace},
 	}
@@ -127,6 +155,13 @@ func New(opts Options) (http.Handler, error) {
 		h.hashWait = 5 * time.Second
 	}
 	h.hashes = make(chan struct{}, h.hashSlots)
+	h.shedding = shedClasses{
+		public:     newShedClass("public", opts.PublicInFlight, opts.BusyWait, 2*time.Minute),
+		moderation: newShedClass("moderation", opts.ModerationInFlight, opts.BusyWait, 10*time.Second),
+	}
+	if h.busy, err = h.busyPages(); err != nil {
+		return nil, err
+	}
 	h.loginAccount, h.loginNetwork = tenants.LoginAccountRule, tenants.LoginNetworkRule
 	if opts.loginAccount != nil {
 		h.loginAccount = *opts.loginAccount
@@ -136,5 +171,8 @@ func New(opts Options) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	h.routes(mux)
+	if opts.Metrics != nil {
+		return opts.Metrics.instrument(h.middleware(mux)), nil
+	}
 	return h.middleware(mux), nil
 }

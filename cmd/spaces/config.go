@@ -30,6 +30,8 @@ type Config struct {
 	PublicURL         *url.URL
 	BaseDomain        string
 	TenantDatabaseURL string
+	// MetricsAddr is where GET /metrics is served, apart from the web UI; empty: not served.
+	MetricsAddr string
 
 	NomadAddr      string
 	NomadToken     string
@@ -76,8 +78,14 @@ type Config struct {
 	// APIAddr and APIToken are where the operators' commands reach the JSON API, and as whom.
 	APIAddr  *url.URL
 	APIToken string
-	// ApplyPerHour is how many applications one IP address may submit in an hour.
+	// ApplyPerHour is how many applications one client network may submit in an hour.
 	ApplyPerHour int
+	// PublicInFlight and ModerationInFlight bound the requests each server handles at once, for
+	// the public pages and for the moderators' pages with the JSON API; BusyWait is how long a
+	// request waits for room before a 503.
+	PublicInFlight     int
+	ModerationInFlight int
+	BusyWait           time.Duration
 	// Retention is how long rejected and withdrawn applications are kept.
 	Retention time.Duration
 	// StaleAfter is how long an application may wait for the applicant's answer before it is
@@ -134,6 +142,15 @@ var settings = []setting{
 				return errors.New("not a HOST:PORT address")
 			}
 			c.Listen = v
+			return nil
+		}},
+	{env: "SPACES_METRICS_ADDR", flag: "metrics-addr", form: "HOST:PORT, such as 127.0.0.1:9464",
+		help: "address Prometheus scrapes GET /metrics at, apart from the web UI; on a loopback address it is open to local users, elsewhere a scrape needs an API token (a read token is enough) (default: not served)",
+		set: func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return errors.New("not a HOST:PORT address")
+			}
+			c.MetricsAddr = v
 			return nil
 		}},
 	{env: "SPACES_PUBLIC_URL", flag: "public-url", form: "https://HOST[:PORT]",
@@ -352,8 +369,24 @@ var settings = []setting{
 		help: "operator API token the operators' commands send",
 		set:  func(c *Config, v string) error { c.APIToken = strings.TrimSpace(v); return nil }},
 	{env: "SPACES_APPLY_PER_HOUR", flag: "apply-per-hour", def: "10", form: "a whole number from 1",
-		help: "applications one IP address may submit per hour",
+		help: "applications one client network (an IPv4 address, an IPv6 /64) may submit per hour, counted in the database across servers; more get 429",
 		set:  func(c *Config, v string) (err error) { c.ApplyPerHour, err = positiveInt(v); return }},
+	{env: "SPACES_PUBLIC_IN_FLIGHT", flag: "public-in-flight", def: "8", form: "a whole number from 1",
+		help: "requests of the public pages (the form, status pages) each server handles at once; more wait up to SPACES_BUSY_WAIT, then get 503 and a page asking to come back in a few minutes",
+		set:  func(c *Config, v string) (err error) { c.PublicInFlight, err = positiveInt(v); return }},
+	{env: "SPACES_MODERATION_IN_FLIGHT", flag: "moderation-in-flight", def: "8", form: "a whole number from 1",
+		help: "requests of the moderators' pages and the JSON API each server handles at once, apart from the public ones; more wait up to SPACES_BUSY_WAIT, then get 503",
+		set:  func(c *Config, v string) (err error) { c.ModerationInFlight, err = positiveInt(v); return }},
+	{env: "SPACES_BUSY_WAIT", flag: "busy-wait", def: "250ms", form: "a Go duration from 1ms to 10s, such as 250ms",
+		help: "how long a request waits for room (SPACES_PUBLIC_IN_FLIGHT, SPACES_MODERATION_IN_FLIGHT) before it is refused with 503",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Millisecond || d > 10*time.Second {
+				return errors.New("not a duration from 1ms to 10s")
+			}
+			c.BusyWait = d
+			return nil
+		}},
 	{env: "SPACES_RETENTION", flag: "retention", def: "2160h", form: "a Go duration such as 2160h (90 days)",
 		help: "how long rejected and withdrawn applications are kept before they are purged",
 		set: func(c *Config, v string) error {
@@ -496,6 +529,10 @@ func (c *Config) validate() error {
 	}
 	if c.PublicURL == nil && c.Listen != "" {
 		c.PublicURL = &url.URL{Scheme: "http", Host: c.Listen}
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Listen {
+		return &ConfigError{Env: "SPACES_METRICS_ADDR", Flag: "metrics-addr",
+			Msg: "is SPACES_LISTEN's address; expected another HOST:PORT, so that /metrics is never served with the public pages"}
 	}
 	if c.NomadTemplate == "dev" && c.StandinBin == "" {
 		return &ConfigError{Env: "SPACES_STANDIN_BIN", Flag: "standin-bin",

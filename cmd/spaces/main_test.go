@@ -59,6 +59,8 @@ func TestConfigErrorsExitTwoNamingTheSetting(t *testing.T) {
 		{"bad storage", []string{good, key, "SPACES_DEFAULT_STORAGE=lots"}, []string{"serve"}, "SPACES_DEFAULT_STORAGE"},
 		{"dev template without stand-in", []string{good, key, "SPACES_NOMAD_TEMPLATE=dev", "SPACES_STANDIN_BIN="}, []string{"serve"}, "SPACES_STANDIN_BIN"},
 		{"bad template name", []string{good, key, "SPACES_NOMAD_TEMPLATE=docker"}, []string{"serve"}, "must be production or dev"},
+		{"bad busy wait", []string{good, key, "SPACES_BUSY_WAIT=1h"}, []string{"serve"}, "SPACES_BUSY_WAIT (--busy-wait): not a duration from 1ms to 10s"},
+		{"bad in-flight bound", []string{good, key, "SPACES_PUBLIC_IN_FLIGHT=0"}, []string{"serve"}, "SPACES_PUBLIC_IN_FLIGHT"},
 		{"flag beats environment", []string{good}, []string{"migrate", "--database-url", "nope"}, "--database-url"},
 		{"unknown flag", nil, []string{"migrate", "--colour"}, "unknown flag: --colour"},
 		{"missing argument", []string{good}, []string{"moderator", "add"}, "want EMAIL"},

@@ -40,6 +40,8 @@ func newRootCommand() *cobra.Command {
 		newSpaceCommand(),
 		newApplicationCommand(),
 		newAuditCommand(),
+		newIntakeCommand(),
+		newPartnerCommand(),
 	)
 	return root
 }

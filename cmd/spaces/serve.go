@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,10 +26,10 @@ import (
 
 // serveSettings are the settings `spaces serve` (and `spaces dev`) read.
 var serveSettings = []string{
-	"SPACES_DATABASE_URL", "SPACES_LISTEN", "SPACES_PUBLIC_URL", "SPACES_BASE_DOMAIN", "SPACES_TENANT_DATABASE_URL",
+	"SPACES_DATABASE_URL", "SPACES_LISTEN", "SPACES_METRICS_ADDR", "SPACES_PUBLIC_URL", "SPACES_BASE_DOMAIN", "SPACES_TENANT_DATABASE_URL",
 	"NOMAD_ADDR", "NOMAD_TOKEN", "NOMAD_REGION", "NOMAD_NAMESPACE", "SPACES_NOMAD_TEMPLATE", "SPACES_TEMPLATE_DIR",
 	"SPACES_STANDIN_BIN", "SPACES_VOLUME_PLUGIN", "SPACES_SMTP_URL", "SPACES_MAIL_FROM", "SPACES_DEFAULT_STORAGE", "SPACES_DEFAULT_ACCOUNTS",
-	"SPACES_CAPACITY", "SPACES_PROVISION_TIMEOUT", "SPACES_USAGE_INTERVAL", "SPACES_APPLY_PER_HOUR", "SPACES_RETENTION", "SPACES_STALE_AFTER", "SPACES_DELETE_GRACE", "SPACES_SECRET_KEY", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
+	"SPACES_CAPACITY", "SPACES_PROVISION_TIMEOUT", "SPACES_USAGE_INTERVAL", "SPACES_APPLY_PER_HOUR", "SPACES_PUBLIC_IN_FLIGHT", "SPACES_MODERATION_IN_FLIGHT", "SPACES_BUSY_WAIT", "SPACES_RETENTION", "SPACES_STALE_AFTER", "SPACES_DELETE_GRACE", "SPACES_SECRET_KEY", "SPACES_LOG_LEVEL", "SPACES_LOG_FORMAT",
 	"SPACES_TRUSTED_PROXIES", "SPACES_EXPORT_DIR", "SPACES_EXPORT_RETENTION",
 	"SPACES_SPACE_SMTP_URL", "SPACES_SPACE_MAIL_DOMAIN", "SPACES_OFFICE_URL", "SPACES_LEGAL_URL", "SPACES_PRIVACY_URL",
 	"SPACES_HELP_URL", "SPACES_SPACE_APPS",
@@ -65,11 +66,20 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		return err
 	}
 
+	// Metrics (SPACES_METRICS_ADDR): built first, so that the reconciler's repairs are counted
+	// from the process's log records.
+	var metrics *webui.Metrics
+	var prov *provisioner.Provisioner
+	if cfg.MetricsAddr != "" {
+		metrics = webui.NewMetrics(pool, logger, func(ctx context.Context) (int, error) { return prov.Ceiling(ctx) })
+		logger = slog.New(metrics.CountRepairs(logger.Handler()))
+	}
+
 	mailer, box, err := newMailer(cfg, logger)
 	if err != nil {
 		return err
 	}
-	prov, err := newProvisioner(ctx, cfg, pool, logger)
+	prov, err = newProvisioner(ctx, cfg, pool, logger)
 	if err != nil {
 		return err
 	}
@@ -80,19 +90,25 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 	if err != nil {
 		return err
 	}
+	var workersRunning atomic.Bool
 	handler, err := webui.New(webui.Options{
-		Pool:           pool,
-		Jobs:           jobsClient,
-		Logger:         logger,
-		PublicURL:      cfg.PublicURL,
-		BaseDomain:     cfg.BaseDomain,
-		DefaultLimits:  cfg.DefaultLimits,
-		Ceiling:        prov.Ceiling,
-		ApplyPerHour:   cfg.ApplyPerHour,
-		SecretKey:      cfg.SecretKey,
-		Retention:      cfg.Retention,
-		DeleteGrace:    cfg.DeleteGrace,
-		TrustedProxies: cfg.TrustedProxies,
+		Pool:               pool,
+		Jobs:               jobsClient,
+		Logger:             logger,
+		PublicURL:          cfg.PublicURL,
+		BaseDomain:         cfg.BaseDomain,
+		DefaultLimits:      cfg.DefaultLimits,
+		Ceiling:            prov.Ceiling,
+		ApplyPerHour:       cfg.ApplyPerHour,
+		PublicInFlight:     cfg.PublicInFlight,
+		ModerationInFlight: cfg.ModerationInFlight,
+		BusyWait:           cfg.BusyWait,
+		SecretKey:          cfg.SecretKey,
+		Retention:          cfg.Retention,
+		DeleteGrace:        cfg.DeleteGrace,
+		TrustedProxies:     cfg.TrustedProxies,
+		Metrics:            metrics,
+		WorkersRunning:     workersRunning.Load,
 	})
 	if err != nil {
 		return err
@@ -111,7 +127,25 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return workers.Run(ctx, jobsClient, workers.StopGrace) })
+	if metrics != nil {
+		msrv, mln, err := listenMetrics(cfg, metrics, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		metrics.WatchJobs(ctx, jobsClient)
+		g.Go(func() error {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics server: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			return msrv.Close()
+		})
+	}
+	g.Go(func() error { return workers.Run(ctx, jobsClient, workers.StopGrace, &workersRunning) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

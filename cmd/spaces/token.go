@@ -13,7 +13,7 @@ import (
 )
 
 // tokenScopes are the values of token create --scope, the first being the default.
-var tokenScopes = []string{string(tenants.ScopeOperator), string(tenants.ScopeRead)}
+var tokenScopes = []string{string(tenants.ScopeOperator), string(tenants.ScopeRead), string(tenants.ScopeForward)}
 
 // cliTime is how the tokens' and the audit log's tables write times, in the local time zone.
 const cliTime = "2006-01-02 15:04"
@@ -38,17 +38,21 @@ once and only its hash is kept. Everything done with it is recorded in the audit
 
 --scope operator (the default, as tokens had before scopes existed) may read and change spaces and
 applications; --scope read may only read them, the dashboard and the audit log. Prefer read for
-anything that only looks, such as monitoring.
+anything that only looks, such as monitoring. --scope forward may only send applications
+(POST /api/v1/applications): give it to a partner host running this software, which forwards its
+applicants here with their consent (it sets it with spaces partner set ID --forward-token-file).
 
 --expires takes a number of days (90d), a duration (12h) or a date (2027-01-31, which expires at
 midnight local time as that day starts); without it the token never expires.`,
 		Example: `  spaces token create ops
   spaces token create grafana --scope read --expires 90d
-  spaces token create contractor --expires 2027-01-31`,
+  spaces token create contractor --expires 2027-01-31
+  spaces token create "Chatons du Nord" --scope forward`,
 		Args: exactArgs(1, "NAME"),
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if !tenants.TokenScope(scope).Valid() {
-				return usagef("%s: --scope %q is not a scope; use %s", cmd.CommandPath(), scope, strings.Join(tokenScopes, " or "))
+				return usagef("%s: --scope %q is not a scope; use %s or %s", cmd.CommandPath(), scope,
+					strings.Join(tokenScopes[:len(tokenScopes)-1], ", "), tokenScopes[len(tokenScopes)-1])
 			}
 			if expires == "" {
 				return nil
@@ -77,7 +81,7 @@ midnight local time as that day starts); without it the token never expires.`,
 			return err
 		}),
 	}
-	create.Flags().StringVar(&scope, "scope", tokenScopes[0], "what the token may do: operator (read and change) or read (read only)")
+	create.Flags().StringVar(&scope, "scope", tokenScopes[0], "what the token may do: operator (read and change), read (read only) or forward (send applications only)")
 	create.Flags().StringVar(&expires, "expires", "", "when the token stops working: a number of days such as 90d or a date such as 2027-01-31 (default: never)")
 	_ = create.RegisterFlagCompletionFunc("scope", cobra.FixedCompletions(tokenScopes, cobra.ShellCompDirectiveNoFileComp))
 	bindConfig(create, databaseSettings...)

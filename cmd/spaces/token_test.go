@@ -46,8 +46,8 @@ func TestTokenCommandsUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		"unknown scope":     {[]string{"token", "create", "x", "--scope", "admin"}, `spaces token create: --scope "admin" is not a scope; use operator or read`},
-		"empty scope":       {[]string{"token", "create", "x", "--scope", ""}, `--scope "" is not a scope; use operator or read`},
+		"unknown scope":     {[]string{"token", "create", "x", "--scope", "admin"}, `spaces token create: --scope "admin" is not a scope; use operator, read or forward`},
+		"empty scope":       {[]string{"token", "create", "x", "--scope", ""}, `--scope "" is not a scope; use operator, read or forward`},
 		"bad expiry":        {[]string{"token", "create", "x", "--expires", "soon"}, `--expires "soon" is not an expiry; use a number of days such as 90d or a date such as 2027-01-31`},
 		"negative expiry":   {[]string{"token", "create", "x", "--expires", "-5d"}, `--expires "-5d" is not an expiry`},
 		"expiry in past":    {[]string{"token", "create", "x", "--expires", "2020-01-31"}, `--expires "2020-01-31" is not in the future`},

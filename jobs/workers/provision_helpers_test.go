@@ -140,6 +140,9 @@ type envOptions struct {
 	// tune, when set, changes the provisioner's settings further (a short health timeout, no
 	// resync, the public check).
 	tune func(*provisioner.Config)
+	// cluster is another Nomad (the multi-node cluster's address) that both the service and the
+	// test's direct client use, where nomadAddr moves the service only.
+	cluster string
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -150,6 +153,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	addr := nomadAddr(t)
 	if o.nomadAddr != "" {
 		addr = o.nomadAddr
+	}
+	directAddr := nomadAddr(t)
+	if o.cluster != "" {
+		addr, directAddr = o.cluster, o.cluster
 	}
 	nc, err := nomad.New(nomad.Config{Address: addr})
 	if err != nil {
@@ -193,7 +200,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		client.Stop(sctx) //nolint:errcheck
 	})
 	// Nomad's client is needed direct for checks and cleanup, whatever address the service uses.
-	direct, err := nomad.New(nomad.Config{Address: nomadAddr(t)})
+	direct, err := nomad.New(nomad.Config{Address: directAddr})
 	if err != nil {
 		t.Fatal(err)
 	}

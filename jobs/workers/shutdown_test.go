@@ -163,7 +163,7 @@ func run(t *testing.T, c *jobs.Client, grace time.Duration) (stop func(), wait f
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- workers.Run(ctx, c, grace) }()
+	go func() { done <- workers.Run(ctx, c, grace, nil) }()
 	return cancel, func() error {
 		select {
 		case err := <-done:

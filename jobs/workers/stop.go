@@ -26,13 +26,22 @@ const hardStopTimeout = 15 * time.Second
 // then those still running are cancelled. A job cancelled because the service stops is not a
 // failed attempt (see stopMiddleware): it runs again at once on a client still running, or on the
 // next one to start, and resumes from what exists.
-func Run(ctx context.Context, client *jobs.Client, grace time.Duration) error {
+//
+// running, when not nil, is true from the start of the workers until ctx ends: the readiness
+// check (/readyz) reports a server whose workers do not run as not ready.
+func Run(ctx context.Context, client *jobs.Client, grace time.Duration, running *atomic.Bool) error {
 	// The jobs run on a context that ctx does not cancel: River would cancel them all at once when
 	// the context given to Start ends, with no grace.
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start river: %w", err)
 	}
+	if running != nil {
+		running.Store(true)
+	}
 	<-ctx.Done()
+	if running != nil {
+		running.Store(false)
+	}
 	return Stop(context.WithoutCancel(ctx), client, grace)
 }
 

@@ -23,7 +23,7 @@ import (
 func NewClient(pool *pgxpool.Pool, deps Deps) (*jobs.Client, error) {
 	workers := river.NewWorkers()
 	var periodic []*river.PeriodicJob
-	for _, register := range []registration{registerMail, registerStatusLink, registerPurge, registerProvisioning, registerReconcile, registerUsage, registerExport} {
+	for _, register := range []registration{registerMail, registerStatusLink, registerForward, registerPurge, registerProvisioning, registerReconcile, registerUsage, registerExport} {
 		p, err := register(workers, deps)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,2 @@
+DROP TABLE partners;
+DROP TABLE intake;
