@@ -61,7 +61,7 @@ func (p page) auditValue(action, key string, v any) string {
 		return p.T("audit.no")
 	case float64:
 		if strings.HasSuffix(key, "_bytes") {
-			return formatSize(int64(x))
+			return p.Size(int64(x))
 		}
 		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
 			return strconv.FormatInt(int64(x), 10)
@@ -88,7 +88,7 @@ func (p page) auditValue(action, key string, v any) string {
 		storage, okS := x["storage_bytes"].(float64)
 		accounts, okA := x["accounts"].(float64)
 		if okS && okA && len(x) == 2 {
-			return p.T("detail.space.limits.value", "storage", formatSize(int64(storage)), "accounts", int64(accounts))
+			return p.T("detail.space.limits.value", "storage", p.Size(int64(storage)), "accounts", int64(accounts))
 		}
 		return "(" + p.auditDetail(action, x) + ")"
 	}

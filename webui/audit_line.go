@@ -257,7 +257,7 @@ func (p page) storageSentence(prefix string, d map[string]any) (string, bool) {
 	used, okU := d["used_bytes"].(float64)
 	limit, okL := d["limit_bytes"].(float64)
 	if okU && okL && limit > 0 {
-		s += " (" + p.T("audit.storage.figures", "used", formatSize(int64(used)), "limit", formatSize(int64(limit))) + ")"
+		s += " (" + p.T("audit.storage.figures", "used", p.Size(int64(used)), "limit", p.Size(int64(limit))) + ")"
 	}
 	return s, true
 }
@@ -285,7 +285,7 @@ func detailLimits(v any) (quota.Limits, bool) {
 
 // limitsText writes limits as the pages do: 40 GB, 50 comptes.
 func (p page) limitsText(l quota.Limits) string {
-	return p.T("detail.space.limits.value", "storage", formatSize(l.StorageBytes), "accounts", l.Accounts)
+	return p.T("detail.space.limits.value", "storage", p.Size(l.StorageBytes), "accounts", l.Accounts)
 }
 
 // historyItem is one line of an application's history as the applicant sees it.

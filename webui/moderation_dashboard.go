@@ -56,8 +56,8 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
 			quota.StorageLevel(quota.LevelOK, d.StorageUsedBytes, d.StorageAllocatedBytes))
 		p.Storage = &bar
 		p.StoredPc = p.percent(d.StorageUsedBytes, d.StorageAllocatedBytes)
-		p.Stored = p.T("dash.storage.value", "used", formatSize(d.StorageUsedBytes),
-			"allocated", formatSize(d.StorageAllocatedBytes))
+		p.Stored = p.T("dash.storage.value", "used", p.Size(d.StorageUsedBytes),
+			"allocated", p.Size(d.StorageAllocatedBytes))
 	}
 	p.AccountsN = p.Num(int(d.AccountsEnabled))
 	p.Accounts = p.Plural("dash.accounts.value", int(d.AccountsEnabled), "max", p.Num(int(d.AccountsAllowed)))

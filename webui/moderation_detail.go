@@ -69,7 +69,7 @@ func (h *handler) renderDetail(w http.ResponseWriter, r *http.Request, status in
 	now := timeNow()
 	p := detailPage{page: h.newPage(r), App: a, ClaimedByMe: a.ClaimLive(now) && a.ClaimedBy == m.ID,
 		ClaimedByOther: a.ClaimedByOther(m.ID, now)}
-	p.Limits = p.T("action.approve.help", "address", h.spaceAddress(a.Slug), "storage", formatSize(h.DefaultLimits.StorageBytes),
+	p.Limits = p.T("action.approve.help", "address", h.spaceAddress(a.Slug), "storage", p.Size(h.DefaultLimits.StorageBytes),
 		"accounts", h.DefaultLimits.Accounts)
 	if done := r.URL.Query().Get("done"); done != "" {
 		if _, ok := catalog["done."+done]; ok {

@@ -79,8 +79,8 @@ func (h *handler) spaceDecisionFailed(w http.ResponseWriter, r *http.Request, er
 		status, field = http.StatusUnprocessableEntity, shrink.Field
 		say = func(p *spacePage) string {
 			if shrink.Field == "storage" {
-				return p.T("spaces.err.shrink.storage", "used", formatSize(shrink.Used), "want", formatSize(shrink.Want),
-					"diff", formatSize(shrink.Used-shrink.Want))
+				return p.T("spaces.err.shrink.storage", "used", p.Size(shrink.Used), "want", p.Size(shrink.Want),
+					"diff", p.Size(shrink.Used-shrink.Want))
 			}
 			return p.T("spaces.err.shrink.accounts", "used", shrink.Used, "want", shrink.Want, "diff", shrink.Used-shrink.Want)
 		}

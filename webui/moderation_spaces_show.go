@@ -172,7 +172,7 @@ func (h *handler) fillSpacePage(ctx context.Context, p *spacePage) error {
 	p.GraceUntil = p.Date(now.Add(grace))
 	p.Mailed = s.State != tenants.SpaceQueued
 	if u.Collected() {
-		p.UsedNow = p.T("spaces.used.value", "storage", formatSize(u.UsedBytes), "accounts", p.Num(u.AccountsEnabled))
+		p.UsedNow = p.T("spaces.used.value", "storage", p.Size(u.UsedBytes), "accounts", p.Num(u.AccountsEnabled))
 	}
 	return nil
 }

@@ -72,13 +72,19 @@ func parsePages() (*pages, error) {
 
 var templateFuncs = template.FuncMap{
 	"staticURL": func(name string) string { return "/static/" + name + "?v=" + staticVersion },
-	"size":      formatSize,
 	"add":       func(a, b int) int { return a + b },
 }
 
-// formatSize writes a size as quota.FormatSize does, with a no-break space so that "40 GB"
-// never breaks across lines.
-func formatSize(b int64) string { return strings.Replace(quota.FormatSize(b), " ", "\u00a0", 1) }
+// Size writes a size as the pages do, in the page's language: "1,5\u00a0GB" in French,
+// "1.5\u00a0GB" in English (quota.FormatSize's units, with a no-break space so that "40 GB"
+// never breaks across lines).
+func (p page) Size(b int64) string {
+	s := strings.Replace(quota.FormatSize(b), " ", "\u00a0", 1)
+	if p.Lang == "fr" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}
 
 // page is what every template gets: the language, the CSRF token, the logged-in moderator if
 // any, and a one-line notice. Page data structs embed it.

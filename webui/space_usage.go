@@ -72,7 +72,7 @@ func (p page) newUsageView(s tenants.Space, u tenants.Usage) usageView {
 		return v
 	}
 	v.Bar = newUsageBar(u.UsedBytes, s.Limits.StorageBytes, u.Level)
-	v.Storage = p.T("usage.storage.value", "used", formatSize(u.UsedBytes), "limit", formatSize(s.Limits.StorageBytes),
+	v.Storage = p.T("usage.storage.value", "used", p.Size(u.UsedBytes), "limit", p.Size(s.Limits.StorageBytes),
 		"percent", p.percent(u.UsedBytes, s.Limits.StorageBytes))
 	if u.Level != quota.LevelOK {
 		v.LevelText = p.T("usage.level." + levelClass(u.Level))

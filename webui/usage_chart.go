@@ -98,7 +98,7 @@ func (p page) newUsageChart(limit int64, points []tenants.UsagePoint) *usageChar
 		pct   int64
 		label string
 	}{{"t80", 80, p.T("usage.percent", "n", 80)}, {"t90", 90, p.T("usage.percent", "n", 90)},
-		{"limit", 100, p.T("usage.chart.limit", "limit", formatSize(limit))}} {
+		{"limit", 100, p.T("usage.chart.limit", "limit", p.Size(limit))}} {
 		ly := y(limit * t.pct / 100)
 		l := chartLine{Y: coord(ly), LabelX: coord(chartLeft + 4), LabelY: coord(ly - 5), Anchor: "start", Label: t.label, Class: t.class}
 		if t.class == "limit" {
@@ -108,13 +108,13 @@ func (p page) newUsageChart(limit int64, points []tenants.UsagePoint) *usageChar
 	}
 
 	c.Title = p.T("usage.chart.title", "from", p.Date(points[0].At), "to", p.Date(last.At))
-	c.Desc = p.T("usage.chart.desc", "first", formatSize(points[0].UsedBytes), "last", formatSize(last.UsedBytes),
-		"max", formatSize(highest.UsedBytes), "maxday", p.Date(highest.At), "limit", formatSize(limit))
+	c.Desc = p.T("usage.chart.desc", "first", p.Size(points[0].UsedBytes), "last", p.Size(last.UsedBytes),
+		"max", p.Size(highest.UsedBytes), "maxday", p.Date(highest.At), "limit", p.Size(limit))
 	c.Table.Summary, c.Table.Day, c.Table.Used = p.T("usage.chart.table"), p.T("usage.chart.day"), p.T("usage.chart.used")
 	c.Table.Accounts, c.Table.Active = p.T("usage.chart.accounts"), p.T("usage.chart.active")
 	for i := len(points) - 1; i >= 0; i-- {
 		pt := points[i]
-		c.Rows = append(c.Rows, chartRow{Day: p.Date(pt.At), Used: formatSize(pt.UsedBytes),
+		c.Rows = append(c.Rows, chartRow{Day: p.Date(pt.At), Used: p.Size(pt.UsedBytes),
 			Percent: p.percent(pt.UsedBytes, limit), Accounts: pt.Accounts, Active: pt.ActiveUsers})
 	}
 	return c
