@@ -407,7 +407,13 @@ func (c *Client) JobChanges(ctx context.Context) (<-chan string, error) {
 // a command may stream for hours: ctx bounds it, and ending ctx ends the command. A write to
 // stdout or stderr that fails ends the command too, with that error. The command's standard
 // input is empty.
+//
+// The command runs under /bin/sh, which waits a second after it exits before exiting with its
+// code: Nomad may close the exec stream as soon as the process ends, before the last of a long
+// output has reached the caller (hashicorp/nomad#27146, open: "alloc exec output cutoff", whose
+// workaround is this wait; seen here as a reset connection 2 MB before the end of a 64 MB stream).
 func (c *Client) Exec(ctx context.Context, alloc *api.AllocationListStub, task string, command []string, stdout, stderr io.Writer) (int, error) {
+	command = append([]string{"/bin/sh", "-c", `"$@"; code=$?; sleep 1; exit $code`, "sh"}, command...)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// The api package drops the errors of these writes: they are kept here, and end the command.
